@@ -1,0 +1,151 @@
+"""All configuration, read once from the environment.
+
+Every external endpoint can be pointed elsewhere (``TELEGRAM_API_URL``, ``OPENAI_BASE_URL``,
+``GEMINI_BASE_URL``, ``YOOKASSA_API_URL``, and ``AWS_ENDPOINT_URL`` for boto3/PynamoDB),
+which is how the local stack and the tests run with no network. In AWS, secrets come from one
+Secrets Manager secret (``SECRET_ID``, a JSON object keyed by the same variable names), read
+lazily and cached by Powertools Parameters; locally they come straight from the environment.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Annotated, Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+SECRET_NAMES = (
+    "BOT_TOKEN",
+    "WEBHOOK_SECRET",
+    "OPENAI_API_KEY",
+    "GEMINI_API_KEYS",
+    "YOOKASSA_SHOP_ID",
+    "YOOKASSA_SECRET_KEY",
+)
+
+
+class ConfigError(RuntimeError):
+    """The environment is missing or has a malformed setting; the message names it."""
+
+
+def _split_csv(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Typed view of the environment. Field names are the variable names, lower-cased."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+
+    # Secrets (from the environment locally, from SECRET_ID in AWS)
+    bot_token: str = ""
+    webhook_secret: str = ""
+    openai_api_key: str = ""
+    gemini_api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    yookassa_shop_id: str = ""
+    yookassa_secret_key: str = ""
+    secret_id: str = ""
+
+    # Outside world
+    telegram_api_url: str = "https://api.telegram.org"
+    openai_base_url: str = ""
+    gemini_base_url: str = ""
+    yookassa_api_url: str = ""
+
+    # AWS resources (names and URLs are set by CDK or printed by `genbot bootstrap`)
+    users_table: str = "genbot-users"
+    ledger_table: str = "genbot-ledger"
+    jobs_table: str = "genbot-jobs"
+    payments_table: str = "genbot-payments"
+    conversations_table: str = "genbot-conversations"
+    promo_table: str = "genbot-promo"
+    settings_table: str = "genbot-settings"
+    idempotency_table: str = "genbot-idempotency"
+    jobs_queue_url: str = ""
+    media_bucket: str = ""
+
+    # Product
+    default_language: str = "ru"
+    admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    timezone: str = "Europe/Moscow"
+    update_dedupe_ttl_seconds: int = 7 * 24 * 3600
+    blocked_words: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    max_prompt_chars: int = 2000
+
+    # Economy (credits); names as the original system had them
+    free_credits: int = 3
+    referral_reward: int = 3
+    daily_bonus: int = 1
+    max_user_queue: int = 3
+    cost_image: int = 1
+    cost_image_pro: int = 3
+    cost_edit: int = 2
+    cost_edit_pro: int = 4
+    cost_video: int = 10
+    cost_describe: int = 0
+    cost_chat: int = 1
+    pack_s: str = "20:100:199"
+    pack_m: str = "60:250:499"
+    pack_l: str = "150:550:999"
+    sub_stars: int = 450
+    sub_credits: int = 150
+
+    @field_validator("gemini_api_keys", "blocked_words", mode="before")
+    @classmethod
+    def _csv(cls, value: Any) -> Any:
+        return _split_csv(value)
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _ids(cls, value: Any) -> Any:
+        return [int(v) for v in _split_csv(value)] if isinstance(value, str) else value
+
+    @field_validator("pack_s", "pack_m", "pack_l")
+    @classmethod
+    def _pack(cls, value: str) -> str:
+        parts = value.split(":")
+        if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
+            raise ValueError("a pack is 'credits:stars:rubles', three positive whole numbers")
+        return value
+
+    def packs(self) -> dict[str, tuple[int, int, int]]:
+        """Credit packs by name: (credits, stars, rubles)."""
+        return {
+            name: tuple(int(p) for p in raw.split(":"))  # type: ignore[misc]
+            for name, raw in (("s", self.pack_s), ("m", self.pack_m), ("l", self.pack_l))
+        }
+
+    def is_admin(self, user_id: int) -> bool:
+        return user_id in self.admin_ids
+
+
+def _secret_values(secret_id: str) -> dict[str, str]:
+    """Read the JSON secret through Powertools Parameters (cached for 5 minutes)."""
+    from aws_lambda_powertools.utilities import parameters
+
+    value = parameters.get_secret(secret_id, transform="json", max_age=300)
+    if not isinstance(value, dict):
+        raise ConfigError(f"secret {secret_id} must be a JSON object")
+    return {k: str(v) for k, v in value.items() if k in SECRET_NAMES}
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The settings of this process; a bad environment fails here with the variable named."""
+    overrides: dict[str, Any] = {}
+    secret_id = os.environ.get("SECRET_ID", "")
+    if secret_id:
+        for name, value in _secret_values(secret_id).items():
+            if not os.environ.get(name):
+                overrides[name.lower()] = value
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from exc
