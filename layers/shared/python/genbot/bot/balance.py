@@ -1,0 +1,53 @@
+"""/balance: credits and the latest ledger entries."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.methods import SendMessage
+from aiogram.types import Message
+from aiogram.utils.i18n import gettext as _
+
+from genbot.bot.keyboards import BTN_BALANCE
+from genbot.config import Settings
+from genbot.i18n import N_, variants
+from genbot.ledger import history
+from genbot.store.models import LedgerEntry, User
+
+router = Router(name="balance")
+
+# Ledger kinds as users read them (msgids).
+KIND_LABELS = {
+    "welcome": N_("welcome gift"),
+    "referral": N_("friend invited"),
+    "daily": N_("daily bonus"),
+    "debit": N_("generation"),
+    "refund": N_("refund"),
+    "purchase": N_("purchase"),
+    "subscription": N_("subscription"),
+    "promo": N_("promo code"),
+    "grant": N_("gift from the team"),
+}
+
+
+def format_entry(entry: LedgerEntry, tz: ZoneInfo) -> str:
+    when = datetime.fromtimestamp(entry.created_at / 1000, UTC).astimezone(tz).strftime("%d.%m %H:%M")
+    label = _(KIND_LABELS.get(entry.kind, entry.kind))
+    return f"{int(entry.delta):+d} · {label} · {when}"
+
+
+@router.message(Command("balance"))
+@router.message(F.text.in_(variants(BTN_BALANCE)))
+async def balance(message: Message, db_user: User | None, settings: Settings) -> SendMessage:
+    """Show the balance and the last five ledger entries."""
+    if db_user is None:
+        return message.answer(_("Send /start first: it sets up your account."))
+    lines = [_("💰 Balance: {balance} credits").format(balance=db_user.balance)]
+    entries = history(int(db_user.user_id), limit=5)
+    if entries:
+        tz = ZoneInfo(settings.timezone)
+        lines += ["", _("Recent:"), *(format_entry(e, tz) for e in entries)]
+    return message.answer("\n".join(lines))

@@ -1,0 +1,51 @@
+"""Keyboards, built with aiogram's builders; callback data as typed factories."""
+
+from __future__ import annotations
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardMarkup, ReplyKeyboardMarkup
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder, ReplyKeyboardBuilder
+
+from genbot.i18n import N_
+
+# Button texts (msgids); the handlers match them in every language via genbot.i18n.variants.
+BTN_GENERATE = N_("🎨 Generate")
+BTN_BALANCE = N_("💰 Balance")
+BTN_BUY = N_("🛒 Buy credits")
+BTN_BONUSES = N_("🎁 Bonuses")
+BTN_HELP = N_("❓ Help")
+
+
+class LanguageCb(CallbackData, prefix="lang"):
+    code: str
+
+
+class BonusCb(CallbackData, prefix="bonus"):
+    action: str
+
+
+def main_menu() -> ReplyKeyboardMarkup:
+    builder = ReplyKeyboardBuilder()
+    builder.button(text=_(BTN_GENERATE))
+    builder.button(text=_(BTN_BALANCE))
+    builder.button(text=_(BTN_BUY))
+    builder.button(text=_(BTN_BONUSES))
+    builder.button(text=_(BTN_HELP))
+    builder.adjust(1, 2, 2)
+    return builder.as_markup(resize_keyboard=True, is_persistent=True)
+
+
+def language_picker() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text="🇷🇺 Русский", callback_data=LanguageCb(code="ru"))
+    builder.button(text="🇬🇧 English", callback_data=LanguageCb(code="en"))
+    return builder.as_markup()
+
+
+def bonuses(can_claim: bool) -> InlineKeyboardMarkup | None:
+    if not can_claim:
+        return None
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("Claim today's bonus"), callback_data=BonusCb(action="daily"))
+    return builder.as_markup()

@@ -1,0 +1,74 @@
+"""/start: registration with welcome credits and referrals, then the main menu."""
+
+from __future__ import annotations
+
+from aiogram import Bot, Router, html
+from aiogram.filters import CommandObject, CommandStart
+from aiogram.methods import SendMessage
+from aiogram.types import Message
+from aiogram.utils.i18n import gettext as _
+
+from genbot.bot.keyboards import main_menu
+from genbot.config import Settings
+from genbot.i18n import normalize_language, translate
+from genbot.observability import logger
+from genbot.store.models import User
+from genbot.users import get_user, register
+
+router = Router(name="start")
+
+
+def parse_referrer(args: str | None) -> int | None:
+    """``ref_<id>`` from a deep link; anything else is ignored."""
+    if args and args.startswith("ref_") and args[4:].isdigit():
+        return int(args[4:])
+    return None
+
+
+@router.message(CommandStart())
+async def start(
+    message: Message, command: CommandObject, db_user: User | None, settings: Settings, bot: Bot
+) -> SendMessage:
+    """Register someone new (once) and show the main menu."""
+    sender = message.from_user
+    assert sender is not None
+    name = sender.first_name
+    if db_user is not None:
+        return message.answer(
+            _("Welcome back, {name}! Balance: {balance}.").format(
+                name=html.quote(name), balance=db_user.balance
+            ),
+            reply_markup=main_menu(),
+        )
+    language = normalize_language(sender.language_code, settings.default_language)
+    reg = register(
+        settings,
+        sender.id,
+        language=language,
+        first_name=name,
+        username=sender.username,
+        referrer_id=parse_referrer(command.args),
+    )
+    if reg.referrer_rewarded is not None:
+        await _tell_referrer(bot, settings, reg.referrer_rewarded, name)
+    text = _(
+        "Hi, {name}! I turn words into pictures and photos into videos.\n\n"
+        "🎁 Welcome gift: {credits} credits. Press «🎨 Generate» to start, or /help to learn more."
+    ).format(name=html.quote(name), credits=reg.user.balance)
+    return message.answer(text, reply_markup=main_menu())
+
+
+async def _tell_referrer(bot: Bot, settings: Settings, referrer_id: int, friend: str) -> None:
+    """Let the referrer know they earned credits; a failure here must not break /start."""
+    referrer = get_user(referrer_id)
+    language = referrer.language if referrer else settings.default_language
+    text = translate(
+        "🤝 {name} joined by your link: +{reward} credits!",
+        language,
+        name=html.quote(friend),
+        reward=settings.referral_reward,
+    )
+    try:
+        await bot.send_message(referrer_id, text)
+    except Exception:
+        logger.warning("could not tell the referrer", extra={"referrer_id": referrer_id}, exc_info=True)

@@ -1,0 +1,111 @@
+"""The webhook's domain side: an API Gateway HTTP API event in, an HTTP response out.
+
+Secret check (constant time) -> parse -> dedupe -> aiogram -> the handler's reply goes back
+in the response body when it can (Telegram executes it; one round trip saved).
+
+aiogram on Lambda: one event loop per thread for the life of the process (Lambda runs one
+invocation at a time per instance; tests and the local stack may use threads), so the Bot's
+aiohttp session stays bound to the loop it was created on across warm invocations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import threading
+from typing import Any
+
+from aiogram import Bot
+from aiogram.methods import TelegramMethod
+from aiogram.types import Update
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+from pydantic import ValidationError
+
+from genbot.bot import build_dispatcher
+from genbot.bot.dedupe import first_delivery
+from genbot.config import ConfigError, get_settings
+from genbot.observability import logger, metrics
+from genbot.telegram import make_bot, webhook_reply
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
+
+
+def _response(status: int, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(body or {}, ensure_ascii=False),
+    }
+
+
+class WebhookApp:
+    """Built once per process: the Dispatcher (and all of aiogram) before any snapshot."""
+
+    def __init__(self) -> None:
+        self.dispatcher = build_dispatcher()
+        self._local = threading.local()
+
+    def _runtime(self) -> tuple[asyncio.AbstractEventLoop, Bot]:
+        state = self._local
+        if getattr(state, "loop", None) is None:
+            state.loop = asyncio.new_event_loop()
+            state.bot = make_bot(get_settings())
+        return state.loop, state.bot
+
+    def handle(self, event: APIGatewayProxyEventV2, time_left_ms: int = 25_000) -> dict[str, Any]:
+        """One delivery from Telegram. Only a forged or malformed request gets a non-2xx."""
+        try:
+            settings = get_settings()
+        except ConfigError:
+            logger.exception("configuration error")
+            return _response(500, {"error": "configuration"})
+        if not settings.webhook_secret or not settings.bot_token:
+            logger.error("BOT_TOKEN and WEBHOOK_SECRET must be set")
+            return _response(500, {"error": "configuration"})
+        given = event.get_header_value(SECRET_HEADER, default_value="", case_sensitive=False) or ""
+        if not hmac.compare_digest(given.encode(), settings.webhook_secret.encode()):
+            logger.warning(
+                "webhook secret mismatch", extra={"source_ip": event.request_context.http.source_ip}
+            )
+            metrics.add_metric(name="ForgedWebhooks", unit="Count", value=1)
+            return _response(401, {"error": "unauthorized"})
+
+        try:
+            raw = json.loads(event.decoded_body or "")
+            if not isinstance(raw, dict) or not isinstance(raw.get("update_id"), int):
+                raise ValueError("not a Telegram update")
+        except ValueError as exc:
+            logger.warning("malformed webhook body", extra={"reason": str(exc)[:200]})
+            return _response(400, {"error": "malformed update"})
+
+        update_id = raw["update_id"]
+        logger.append_keys(update_id=update_id)
+        loop, bot = self._runtime()
+        if not first_delivery(bot.id, update_id, settings.update_dedupe_ttl_seconds):
+            logger.info("duplicate update ignored")
+            metrics.add_metric(name="DuplicateUpdates", unit="Count", value=1)
+            return _response(200)
+
+        try:
+            update = Update.model_validate(raw, context={"bot": bot})
+        except ValidationError as exc:
+            logger.warning("update does not validate", extra={"errors": exc.errors()[:3]})
+            return _response(200)  # Telegram would only resend the same thing
+        metrics.add_metric(name="Updates", unit="Count", value=1)
+        budget = max(1.0, time_left_ms / 1000 - 2)
+        try:
+            result = loop.run_until_complete(self._feed(bot, update, budget))
+        except Exception:
+            # The errors router handles handler failures; this is the last line of defence.
+            logger.exception("update processing failed")
+            return _response(200)
+        if isinstance(result, TelegramMethod):
+            body = webhook_reply(bot, result)
+            if body is not None:
+                return _response(200, body)
+            loop.run_until_complete(bot(result))
+        return _response(200)
+
+    async def _feed(self, bot: Bot, update: Update, budget: float) -> Any:
+        return await asyncio.wait_for(self.dispatcher.feed_update(bot, update), timeout=budget)

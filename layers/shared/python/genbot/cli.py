@@ -1,0 +1,103 @@
+"""The ``genbot`` command: local stack, bootstrap, audit, state dump.
+
+genbot dev         run the whole bot on this machine (see README)
+genbot bootstrap   create every table/queue/bucket on AWS_ENDPOINT_URL; print NAME=value
+genbot audit       exit 0 when every user's ledger sums to their balance, 1 otherwise
+genbot state       users, balances and recent jobs, as JSON
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+
+def _out(line: str) -> None:
+    sys.stdout.write(line + "\n")
+
+
+def cmd_bootstrap(args: argparse.Namespace) -> int:
+    from genbot.local.aws import bootstrap
+
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    if not endpoint and not args.allow_real_aws:
+        sys.stderr.write("AWS_ENDPOINT_URL is not set: refusing to create resources in real AWS\n")
+        return 2
+    for name, value in bootstrap(prefix=args.prefix, endpoint=endpoint).items():
+        _out(f"{name}={value}")
+    return 0
+
+
+def cmd_audit(_: argparse.Namespace) -> int:
+    from genbot.ledger.audit import audit
+
+    problems = audit()
+    for p in problems:
+        balance = "no user" if p.balance is None else p.balance
+        _out(f"user {p.user_id}: balance {balance} != ledger sum {p.ledger_sum}")
+    _out("audit: ok" if not problems else f"audit: {len(problems)} user(s) differ")
+    return 1 if problems else 0
+
+
+def cmd_state(args: argparse.Namespace) -> int:
+    from genbot.store.models import Job, User
+
+    users = [
+        {"user_id": int(u.user_id), "balance": int(u.balance), "language": u.language, "blocked": u.blocked}
+        for u in User.scan(limit=args.limit)
+    ]
+    jobs = sorted(
+        (
+            {
+                "job_id": j.job_id,
+                "user_id": int(j.user_id),
+                "mode": j.mode,
+                "status": j.status,
+                "price": int(j.price),
+                "error": j.error_code,
+            }
+            for j in Job.scan(limit=args.limit)
+        ),
+        key=lambda j: str(j["job_id"]),
+    )
+    _out(json.dumps({"users": users, "jobs": jobs}, ensure_ascii=False, indent=2))
+    return 0
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    from genbot.local.stack import main as dev_main
+
+    return dev_main(args)
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="genbot", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    sub = root.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("bootstrap", help="create tables, queues and buckets on AWS_ENDPOINT_URL")
+    p.add_argument("--prefix", default="genbot-local")
+    p.add_argument("--allow-real-aws", action="store_true", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_bootstrap)
+    sub.add_parser("audit", help="check every balance against its ledger").set_defaults(func=cmd_audit)
+    p = sub.add_parser("state", help="dump users and jobs")
+    p.add_argument("--limit", type=int, default=200)
+    p.set_defaults(func=cmd_state)
+    p = sub.add_parser("dev", help="run the bot locally")
+    p.add_argument("--port", type=int, default=8080, help="web chat / Bot API stand-in port")
+    p.add_argument("--moto-port", type=int, default=4566)
+    p.add_argument("--fast-schedules", action="store_true", help="tick schedules every few seconds")
+    p.set_defaults(func=cmd_dev)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""The ledger: every balance change is one DynamoDB transaction.
+
+A posting puts a ledger entry keyed by the business id of its cause (``op_id``) only if it
+is absent, and moves the user's balance in the same ``TransactWriteItems`` with a condition
+that it stays >= 0. A replayed posting (duplicate webhook, SQS redelivery, two payment paths
+racing) fails the entry's condition and is reported as "already applied": the balance moves
+once. Callers may add their own items (create a job, mark a payment settled) to the same
+transaction so that the business change and the money change are all-or-nothing.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
+
+from genbot.ledger.errors import (
+    ConditionFailedError,
+    ContentionError,
+    InsufficientFundsError,
+    UnknownUserError,
+)
+from genbot.observability import logger
+from genbot.store.models import LedgerEntry, User, now_ms
+
+ExtraItem = Callable[[TransactWrite], None]
+
+_CONFLICT_RETRIES = 8
+
+
+@dataclass(frozen=True)
+class Posting:
+    """One balance change for one user, identified by the business id of its cause."""
+
+    user_id: int
+    op_id: str
+    delta: int
+    kind: str
+    note: str | None = None
+
+
+@cache
+def connection() -> Connection:
+    """One low-level connection per process (honours ``AWS_ENDPOINT_URL``)."""
+    return Connection(region=User.Meta.region)
+
+
+def _codes(exc: TransactWriteError) -> list[str | None]:
+    return [reason.code if reason else None for reason in exc.cancellation_reasons]
+
+
+def apply(
+    posting: Posting,
+    *,
+    user_actions: Sequence[Action] = (),
+    user_condition: Condition | None = None,
+    extra: Sequence[ExtraItem] = (),
+) -> bool:
+    """Apply ``posting`` once. Returns False when it was already applied (a replay).
+
+    ``user_actions``/``user_condition`` ride on the same balance update (e.g. count an
+    active job and cap it); ``extra`` items are added to the transaction after the two
+    ledger items. Raises InsufficientFundsError, UnknownUserError, ConditionFailedError.
+    """
+    entry = LedgerEntry(
+        posting.user_id,
+        posting.op_id,
+        delta=posting.delta,
+        kind=posting.kind,
+        note=posting.note,
+        created_at=now_ms(),
+    )
+    condition = User.user_id.exists()
+    if posting.delta < 0:
+        condition &= User.balance >= -posting.delta
+    if user_condition is not None:
+        condition &= user_condition
+    actions = [User.balance.add(posting.delta), *user_actions]
+
+    for attempt in range(_CONFLICT_RETRIES):
+        try:
+            with TransactWrite(connection=connection()) as tw:
+                tw.save(entry, condition=LedgerEntry.op_id.does_not_exist())
+                tw.update(User(posting.user_id), actions=actions, condition=condition)
+                for add in extra:
+                    add(tw)
+        except TransactWriteError as exc:
+            codes = _codes(exc)
+            if not codes:
+                raise
+            if codes[0] == "ConditionalCheckFailed":
+                logger.info("ledger replay", extra={"op_id": posting.op_id, "user_id": posting.user_id})
+                return False
+            if "TransactionConflict" in codes:
+                time.sleep(min(0.5, 0.01 * 2**attempt) * random.random())
+                continue
+            if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
+                _raise_user_condition(posting)
+            for index, code in enumerate(codes[2:]):
+                if code and code != "None":
+                    raise ConditionFailedError(index, code) from exc
+            raise
+        logger.info(
+            "ledger applied",
+            extra={"op_id": posting.op_id, "user_id": posting.user_id, "delta": posting.delta},
+        )
+        return True
+    raise ContentionError(posting.op_id)
+
+
+def _raise_user_condition(posting: Posting) -> None:
+    """The balance update's condition failed: one read (failure path only) says which part."""
+    try:
+        user = User.get(posting.user_id, consistent_read=True)
+    except User.DoesNotExist:
+        raise UnknownUserError(posting.user_id) from None
+    if posting.delta < 0 and user.balance < -posting.delta:
+        raise InsufficientFundsError(posting.user_id)
+    raise ConditionFailedError(-1, "UserConditionFailed")
+
+
+def history(user_id: int, limit: int = 5) -> list[LedgerEntry]:
+    """The user's latest ledger entries, newest first (one Query on the time index)."""
+    return list(LedgerEntry.by_time.query(user_id, scan_index_forward=False, limit=limit))
+
+
+def balance_from_ledger(user_id: int) -> int:
+    """Sum of every ledger entry of a user: what the balance must equal (audit)."""
+    return sum(int(e.delta) for e in LedgerEntry.query(user_id, consistent_read=True))

@@ -1,0 +1,144 @@
+"""The AWS side of the local stack: a moto server and the app's resources on it.
+
+``bootstrap()`` creates every table, queue and bucket from the same specs the CDK app
+reads (``genbot.store.tables``, ``genbot.resources``) on whatever endpoint
+``AWS_ENDPOINT_URL`` names, and returns the environment the functions need.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+
+from genbot.resources import BUCKETS, QUEUES, visibility_timeout_seconds
+from genbot.store.tables import table_specs
+
+LOCAL_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}
+
+_SERIALISED = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
+_lock = threading.RLock()
+_patched = False
+
+
+def make_moto_dynamodb_atomic() -> None:
+    """Serialise moto's DynamoDB writes.
+
+    moto's threaded server runs requests concurrently but its DynamoDB backend checks
+    conditions and writes without a lock, so two racing conditional writes can both pass.
+    Real DynamoDB evaluates a condition and writes atomically; the ledger's exactly-once
+    guarantee depends on that, so the emulator must too.
+    """
+    global _patched
+    if _patched:
+        return
+    from moto.dynamodb.models import DynamoDBBackend
+
+    def locked(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with _lock:
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+    for name in _SERIALISED:
+        setattr(DynamoDBBackend, name, locked(getattr(DynamoDBBackend, name)))
+    _patched = True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class MotoServer:
+    """moto in a background thread on loopback, with atomic DynamoDB writes."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host = host
+        self.port = port or free_port(host)
+        self._server: Any = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> MotoServer:
+        from moto.server import ThreadedMotoServer
+
+        make_moto_dynamodb_atomic()
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+        self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+
+def bootstrap(prefix: str = "genbot-local", endpoint: str | None = None) -> dict[str, str]:
+    """Create (or reuse) every table, queue and bucket; return ``NAME=value`` environment.
+
+    Idempotent: existing resources are left as they are, so ``genbot dev`` can be restarted
+    against a running moto server.
+    """
+    kwargs: dict[str, Any] = {"endpoint_url": endpoint} if endpoint else {}
+    region = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+    session = boto3.session.Session(region_name=region)
+    env: dict[str, str] = {}
+
+    ddb = session.client("dynamodb", **kwargs)
+    existing = set(ddb.list_tables()["TableNames"])
+    for spec in table_specs():
+        name = f"{prefix}-{spec.name}"
+        if name not in existing:
+            ddb.create_table(**spec.create_table_kwargs(name))
+            if spec.ttl_attribute:
+                ddb.update_time_to_live(
+                    TableName=name,
+                    TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute},
+                )
+        env[spec.env_var] = name
+
+    sqs = session.client("sqs", **kwargs)
+    for queue in QUEUES.values():
+        dlq_url = sqs.create_queue(QueueName=f"{prefix}-{queue.name}-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        url = sqs.create_queue(
+            QueueName=f"{prefix}-{queue.name}",
+            Attributes={
+                "VisibilityTimeout": str(visibility_timeout_seconds(queue)),
+                "RedrivePolicy": json.dumps(
+                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(queue.max_receive_count)}
+                ),
+            },
+        )["QueueUrl"]
+        env[queue.env_var] = url
+        env[queue.env_var.replace("_URL", "_DLQ_URL")] = dlq_url
+
+    s3 = session.client("s3", **kwargs)
+    for bucket in BUCKETS.values():
+        name = f"{prefix}-{bucket.name}"
+        with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+            s3.create_bucket(Bucket=name)
+        env[bucket.env_var] = name
+    return env

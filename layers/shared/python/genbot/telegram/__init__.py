@@ -1,0 +1,5 @@
+"""Talking to the Telegram Bot API: Bot construction and webhook replies."""
+
+from genbot.telegram.client import make_bot, webhook_reply
+
+__all__ = ["make_bot", "webhook_reply"]
