@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     settings_table: str = "genbot-settings"
     idempotency_table: str = "genbot-idempotency"
     jobs_queue_url: str = ""
+    jobs_dlq_arn: str = ""  # records from this queue are jobs that ran out of retries
     media_bucket: str = ""
 
     # Product
@@ -75,6 +76,10 @@ class Settings(BaseSettings):
     update_dedupe_ttl_seconds: int = 7 * 24 * 3600
     blocked_words: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_prompt_chars: int = 2000
+    max_input_bytes: int = 10 * 1024 * 1024
+    job_max_attempts: int = 5
+    video_poll_seconds: int = 20
+    video_max_polls: int = 60
 
     # Economy (credits); names as the original system had them
     free_credits: int = 3
@@ -86,6 +91,7 @@ class Settings(BaseSettings):
     cost_edit: int = 2
     cost_edit_pro: int = 4
     cost_video: int = 10
+    cost_video_pro: int = 20
     cost_describe: int = 0
     cost_chat: int = 1
     pack_s: str = "20:100:199"

@@ -24,6 +24,7 @@ class QueueSpec:
     max_batching_window_seconds: int = 0
     max_receive_count: int = 5
     dlq_consumer: str | None = None  # a function that settles what the DLQ receives (refunds)
+    dlq_arn_env_var: str | None = None  # tells the DLQ consumer which records are dead letters
     retention_days: int = 4
 
 
@@ -101,6 +102,7 @@ QUEUES: dict[str, QueueSpec] = {
         consumer="generate",
         batch_size=1,  # one generation per invocation: a slow provider can't hold others hostage
         dlq_consumer="generate",
+        dlq_arn_env_var="JOBS_DLQ_ARN",
     ),
 }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Dispatcher
 
-from genbot.bot import balance, bonus, buy, chat_member, errors, fallback, help, language, start
+from genbot.bot import balance, bonus, buy, chat_member, errors, fallback, generate, help, language, start
 from genbot.bot.middlewares import UserLocaleMiddleware, UserMiddleware
 from genbot.i18n import get_i18n
 
@@ -22,6 +22,7 @@ def build_dispatcher() -> Dispatcher:
         bonus.router,
         buy.router,
         help.router,
+        generate.router,  # after the menu buttons: a button press beats a pending prompt
         chat_member.router,
         fallback.router,  # last: catches what nothing else did
     )

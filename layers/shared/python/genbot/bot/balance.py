@@ -46,7 +46,7 @@ async def balance(message: Message, db_user: User | None, settings: Settings) ->
     if db_user is None:
         return message.answer(_("Send /start first: it sets up your account."))
     lines = [_("💰 Balance: {balance} credits").format(balance=db_user.balance)]
-    entries = history(int(db_user.user_id), limit=5)
+    entries = [e for e in history(int(db_user.user_id), limit=8) if e.delta][:5]
     if entries:
         tz = ZoneInfo(settings.timezone)
         lines += ["", _("Recent:"), *(format_entry(e, tz) for e in entries)]

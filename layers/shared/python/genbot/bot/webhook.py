@@ -3,9 +3,7 @@
 Secret check (constant time) -> parse -> dedupe -> aiogram -> the handler's reply goes back
 in the response body when it can (Telegram executes it; one round trip saved).
 
-aiogram on Lambda: one event loop per thread for the life of the process (Lambda runs one
-invocation at a time per instance; tests and the local stack may use threads), so the Bot's
-aiohttp session stays bound to the loop it was created on across warm invocations.
+aiogram on Lambda: see ``genbot.runtime`` (one loop and Bot per thread, kept warm).
 """
 
 from __future__ import annotations
@@ -13,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
-import threading
 from typing import Any
 
 from aiogram import Bot
@@ -22,11 +19,12 @@ from aiogram.types import Update
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from pydantic import ValidationError
 
+from genbot import runtime
 from genbot.bot import build_dispatcher
 from genbot.bot.dedupe import first_delivery
 from genbot.config import ConfigError, get_settings
 from genbot.observability import logger, metrics
-from genbot.telegram import make_bot, webhook_reply
+from genbot.telegram import webhook_reply
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
 
@@ -44,14 +42,6 @@ class WebhookApp:
 
     def __init__(self) -> None:
         self.dispatcher = build_dispatcher()
-        self._local = threading.local()
-
-    def _runtime(self) -> tuple[asyncio.AbstractEventLoop, Bot]:
-        state = self._local
-        if getattr(state, "loop", None) is None:
-            state.loop = asyncio.new_event_loop()
-            state.bot = make_bot(get_settings())
-        return state.loop, state.bot
 
     def handle(self, event: APIGatewayProxyEventV2, time_left_ms: int = 25_000) -> dict[str, Any]:
         """One delivery from Telegram. Only a forged or malformed request gets a non-2xx."""
@@ -81,7 +71,7 @@ class WebhookApp:
 
         update_id = raw["update_id"]
         logger.append_keys(update_id=update_id)
-        loop, bot = self._runtime()
+        bot = runtime.bot()
         if not first_delivery(bot.id, update_id, settings.update_dedupe_ttl_seconds):
             logger.info("duplicate update ignored")
             metrics.add_metric(name="DuplicateUpdates", unit="Count", value=1)
@@ -95,7 +85,7 @@ class WebhookApp:
         metrics.add_metric(name="Updates", unit="Count", value=1)
         budget = max(1.0, time_left_ms / 1000 - 2)
         try:
-            result = loop.run_until_complete(self._feed(bot, update, budget))
+            result = runtime.run(self._feed(bot, update, budget))
         except Exception:
             # The errors router handles handler failures; this is the last line of defence.
             logger.exception("update processing failed")
@@ -104,7 +94,7 @@ class WebhookApp:
             body = webhook_reply(bot, result)
             if body is not None:
                 return _response(200, body)
-            loop.run_until_complete(bot(result))
+            runtime.run(bot(result))
         return _response(200)
 
     async def _feed(self, bot: Bot, update: Update, budget: float) -> Any:

@@ -133,7 +133,8 @@ def bootstrap(prefix: str = "genbot-local", endpoint: str | None = None) -> dict
             },
         )["QueueUrl"]
         env[queue.env_var] = url
-        env[queue.env_var.replace("_URL", "_DLQ_URL")] = dlq_url
+        if queue.dlq_arn_env_var:
+            env[queue.dlq_arn_env_var] = dlq_arn
 
     s3 = session.client("s3", **kwargs)
     for bucket in BUCKETS.values():

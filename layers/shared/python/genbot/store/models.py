@@ -58,6 +58,9 @@ class User(Model):
     last_daily_bonus = UnicodeAttribute(null=True)
     subscription_until = NumberAttribute(null=True)
     blocked = BooleanAttribute(default=False)
+    # The generation being set up (mode, tier, photo, prompt, nonce); confirming consumes it.
+    draft = JSONAttribute(null=True)
+    draft_nonce = UnicodeAttribute(null=True)
 
 
 class LedgerTimeIndex(LocalSecondaryIndex):
@@ -124,6 +127,8 @@ class Job(Model):
     error_code = UnicodeAttribute(null=True)
     status_message_id = NumberAttribute(null=True)
     delivered = BooleanAttribute(default=False)
+    result_file_id = UnicodeAttribute(null=True)  # Telegram's id of the sent result, for "animate this"
+    result_text = UnicodeAttribute(null=True)  # describe: the prompt we wrote
     by_user = JobsByUserIndex()
 
 

@@ -1,0 +1,1 @@
+"""Generation jobs: creation with its debit, the state machine, refunds, the queue."""

@@ -1,0 +1,33 @@
+"""The jobs queue: one small JSON message per step of a job (start, poll, deliver)."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+import boto3
+
+from genbot.config import get_settings
+
+MAX_DELAY_SECONDS = 900  # SQS's limit for DelaySeconds on a standard queue
+
+
+@cache
+def _sqs() -> Any:
+    return boto3.client("sqs")
+
+
+def send(message: dict[str, Any], delay_seconds: int = 0) -> None:
+    _sqs().send_message(
+        QueueUrl=get_settings().jobs_queue_url,
+        MessageBody=json.dumps(message),
+        DelaySeconds=max(0, min(MAX_DELAY_SECONDS, delay_seconds)),
+    )
+
+
+def retry_later(queue_url: str, receipt_handle: str, delay_seconds: int) -> None:
+    """Back off a failed message: it reappears after ``delay_seconds`` (then counts a receive)."""
+    _sqs().change_message_visibility(
+        QueueUrl=queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=max(0, min(43_200, delay_seconds))
+    )

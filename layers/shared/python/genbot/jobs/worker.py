@@ -1,0 +1,224 @@
+"""The generate Lambda's logic: one SQS message moves one job one step.
+
+Steps: start (queued -> running), call the provider, store the result in S3, mark it
+succeeded (claiming delivery), send it. A long video is a provider operation: its id is
+stored on the job and the job re-queued with a delay to poll it, never slept on. Permanent
+failures (refusal, bad input) refund at once; transient ones back off and retry through
+SQS; after ``maxReceiveCount`` receives the message lands in the DLQ, whose consumer (this
+same code, ``dead=True``) refunds. Every move is conditional: a redelivered message, two
+racing poll chains or a crash between steps can't send twice or refund twice.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+from aiogram.exceptions import (
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from genbot import runtime
+from genbot.config import Settings, get_settings
+from genbot.jobs import delivery, media, queue, service
+from genbot.observability import logger, metrics
+from genbot.providers.base import (
+    GenerationRequest,
+    InvalidInputError,
+    MediaResult,
+    Pending,
+    RefusedError,
+    TransientError,
+)
+from genbot.providers.router import ProviderRouter
+from genbot.store.models import Job
+from genbot.users import set_blocked
+
+_local = threading.local()
+
+
+class RetryLaterError(Exception):
+    """Transient trouble: make SQS deliver this message again after ``delay`` seconds."""
+
+    def __init__(self, delay: int, reason: str) -> None:
+        super().__init__(reason)
+        self.delay = delay
+
+
+def providers() -> ProviderRouter:
+    current = getattr(_local, "router", None)
+    if current is None:
+        current = _local.router = ProviderRouter(get_settings())
+    return current
+
+
+def sniff_image(data: bytes) -> str | None:
+    """The image type from its first bytes (Telegram's mime_type is the sender's word)."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def backoff(receive_count: int) -> int:
+    return min(300, 15 * 2 ** max(0, receive_count - 1))
+
+
+def handle_record(record: SQSRecord) -> None:
+    """Powertools BatchProcessor's record handler: raise to have this one message retried."""
+    settings = get_settings()
+    body = json.loads(record.body)
+    dead = bool(settings.jobs_dlq_arn) and record.event_source_arn == settings.jobs_dlq_arn
+    logger.append_keys(job_id=body.get("job_id"), dead_letter=dead)
+    try:
+        runtime.run(process(body, dead=dead))
+    except RetryLaterError as exc:
+        receive_count = int(record.attributes.approximate_receive_count or 1)
+        delay = max(exc.delay, backoff(receive_count))
+        logger.warning("retrying later", extra={"reason": str(exc), "delay": delay, "receive": receive_count})
+        metrics.add_metric(name="JobRetries", unit="Count", value=1)
+        if not dead:
+            queue.retry_later(settings.jobs_queue_url, record.receipt_handle, delay)
+        raise
+
+
+async def process(body: dict[str, Any], *, dead: bool = False) -> None:
+    settings = get_settings()
+    job = service.get(str(body.get("job_id", "")))
+    if job is None:
+        logger.warning("message for an unknown job dropped")
+        return
+    if body.get("action") == "original":
+        await _original(job, int(body.get("user_id", -1)))
+        return
+    if dead:
+        await _give_up(job, "unavailable")
+        return
+    if job.status == "succeeded":
+        if not job.delivered:  # an earlier send failed after the result was stored
+            await _deliver(job, media.get(str(job.result_key)), str(job.result_mime), job.result_text)
+        return
+    if job.status == "failed":
+        return
+    if job.status == "queued":
+        if not service.start(job):
+            job = service.get(job.job_id) or job
+            if job.status != "running":
+                return
+        else:
+            job.status = "running"
+            await delivery.status(runtime.bot(), job, "video" if job.mode == "video" else "running")
+    await _run(settings, job)
+
+
+async def _run(settings: Settings, job: Job) -> None:
+    router = providers()
+    try:
+        if job.operation:
+            if int(job.polls) >= settings.video_max_polls:
+                await _give_up(job, "timeout")
+                return
+            provider, key_id, model = str(job.provider).split("|", 2)
+            outcome = await router.poll(Pending(str(job.operation), provider, key_id, model))
+        else:
+            outcome = await router.run(await _request(settings, job))
+    except RefusedError as exc:
+        await _give_up(job, f"refused:{getattr(exc, 'reason', 'safety')}")
+        return
+    except InvalidInputError:
+        await _give_up(job, "invalid_input")
+        return
+    except TransientError as exc:
+        raise RetryLaterError(int(getattr(exc, "retry_after", None) or 0), f"provider: {exc}") from exc
+
+    if isinstance(outcome, Pending):
+        service.record_operation(job, outcome.provider, outcome.operation, outcome.key_id, outcome.model)
+        queue.send({"job_id": job.job_id}, delay_seconds=settings.video_poll_seconds)
+        return
+    await _succeed(job, outcome)
+
+
+async def _request(settings: Settings, job: Job) -> GenerationRequest:
+    image, mime = None, None
+    if job.input_file_id:
+        image, mime = await _download(settings, str(job.input_file_id))
+    return GenerationRequest(
+        mode=job.mode,
+        tier=str(job.tier),
+        prompt=str(job.prompt or ""),
+        image=image,
+        image_mime=mime,
+        language=str(job.language),
+    )
+
+
+async def _download(settings: Settings, file_id: str) -> tuple[bytes, str]:
+    """The user's photo through the Bot API (getFile, then the file URL; bots get <= 20 MB)."""
+    bot = runtime.bot()
+    try:
+        file = await bot.get_file(file_id)
+        if (file.file_size or 0) > settings.max_input_bytes or not file.file_path:
+            raise InvalidInputError("input too large or unavailable")
+        buffer = await bot.download_file(file.file_path)
+    except (TelegramNetworkError, TelegramServerError) as exc:
+        raise RetryLaterError(10, f"telegram download: {exc}") from exc
+    data = buffer.read() if buffer is not None else b""
+    mime = sniff_image(data)
+    if mime is None:
+        raise InvalidInputError("input is not a JPEG, PNG or WebP image")
+    return data, mime
+
+
+async def _succeed(job: Job, result: MediaResult) -> None:
+    mime = result.mime or "text/plain"
+    payload = result.data if result.data else (result.text or "").encode()
+    key = media.put(int(job.user_id), job.job_id, payload, mime if result.data else "text/plain")
+    if not service.succeed(job, result_key=key, mime=mime, provider=result.provider, text=result.text):
+        return  # another delivery of this message got there first
+    await _deliver(job, result.data, mime, result.text)
+
+
+async def _deliver(job: Job, data: bytes, mime: str, text: str | None) -> None:
+    bot = runtime.bot()
+    try:
+        message = await delivery.send_result(bot, job, data, mime, text)
+    except TelegramForbiddenError:
+        set_blocked(int(job.user_id), True)
+        return  # the result stays in S3 for the cabinet
+    except TelegramRetryAfter as exc:
+        service.set_delivered(job, False)
+        raise RetryLaterError(exc.retry_after, "telegram flood control") from exc
+    except (TelegramNetworkError, TelegramServerError) as exc:
+        service.set_delivered(job, False)
+        raise RetryLaterError(10, f"telegram: {exc}") from exc
+    file_id = None
+    if message.photo:
+        file_id = message.photo[-1].file_id
+    elif message.video:
+        file_id = message.video.file_id
+    service.set_delivered(job, True, file_id)
+    await delivery.finish_status(bot, job)
+
+
+async def _give_up(job: Job, reason: str) -> None:
+    """Refund once and tell the user; a job already finished is left alone."""
+    if service.fail(job, reason):
+        await delivery.send_failure(runtime.bot(), job, reason)
+
+
+async def _original(job: Job, user_id: int) -> None:
+    if int(job.user_id) != user_id or job.status != "succeeded" or not job.result_key:
+        logger.warning("original file refused", extra={"user_id": user_id})
+        return
+    try:
+        await delivery.send_original(runtime.bot(), job, media.get(str(job.result_key)))
+    except TelegramRetryAfter as exc:
+        raise RetryLaterError(exc.retry_after, "telegram flood control") from exc

@@ -1,0 +1,41 @@
+"""One event loop and one Bot per thread, for the life of the Lambda process.
+
+``asyncio.run`` per invocation with a module-level Bot breaks on the second call (the
+aiohttp session is bound to the first, closed loop). Lambda runs one invocation at a time
+per instance; tests and the local stack may drive a handler from several threads, so the
+loop and Bot are per thread. Nothing is opened until first use (SnapStart-safe).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from aiogram import Bot
+
+from genbot.config import get_settings
+from genbot.telegram import make_bot
+
+T = TypeVar("T")
+_local = threading.local()
+
+
+def loop() -> asyncio.AbstractEventLoop:
+    current = getattr(_local, "loop", None)
+    if current is None:
+        current = _local.loop = asyncio.new_event_loop()
+    return current
+
+
+def bot() -> Bot:
+    current = getattr(_local, "bot", None)
+    if current is None:
+        current = _local.bot = make_bot(get_settings())
+    return current
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine on this thread's loop (the same loop every invocation)."""
+    return loop().run_until_complete(coro)
