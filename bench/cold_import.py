@@ -19,12 +19,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYER = ROOT / "layers/shared/python"
+HANDLER = ROOT / "functions/webhook/handler.py"
 
 BARE = "import aiogram\nfrom aiogram import Dispatcher\nDispatcher()\n"
 OURS = (
     "import importlib.util, sys\n"
     f"sys.path.insert(0, {str(LAYER)!r})\n"
-    f"spec = importlib.util.spec_from_file_location('handler', {str(ROOT / 'functions/webhook/handler.py')!r})\n"
+    f"spec = importlib.util.spec_from_file_location('handler', {str(HANDLER)!r})\n"
     "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
 )
 TIMED = "import time\n_t = time.perf_counter()\n{body}\nprint(time.perf_counter() - _t)\n"
