@@ -1,0 +1,154 @@
+"""CloudFormation custom resource: point Telegram's webhook at this stack's API.
+
+Create/Update -> ``setWebhook(url, secret_token, allowed_updates, drop_pending_updates=false)``;
+Delete -> ``deleteWebhook``, but only while the webhook still points at this stack (so deleting
+an old stack does not unhook a bot another stack now serves).
+
+Standard library only (plus boto3, which the Lambda runtime has): the function runs without the
+shared layer, so it deploys fast and cannot break when the layer does. It answers CloudFormation
+itself by PUTting to the pre-signed ``ResponseURL``, and always answers, whatever happens, so a
+bug here can't leave a stack waiting an hour.
+
+Secrets come from the JSON secret ``SECRET_ID``; when that is unset (tests, local runs) from the
+``BOT_TOKEN`` and ``WEBHOOK_SECRET`` environment variables. An empty ``BOT_TOKEN`` is not an error:
+the first deploy happens before the operator has put the token in; they deploy again with a new
+``webhookVersion`` afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import urllib.error
+import urllib.request
+from typing import Any
+
+DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "pre_checkout_query", "my_chat_member"]
+PHYSICAL_ID = "telegram-webhook"
+TIMEOUT_SECONDS = 15
+
+logger = logging.getLogger(__name__)
+logger.setLevel(logging.INFO)
+
+
+class TelegramError(RuntimeError):
+    """Telegram refused a call or could not be reached; the message never holds the token."""
+
+
+def read_secrets() -> tuple[str, str]:
+    """``(BOT_TOKEN, WEBHOOK_SECRET)`` from Secrets Manager, or from the environment without it."""
+    secret_id = os.environ.get("SECRET_ID", "")
+    if not secret_id:
+        return os.environ.get("BOT_TOKEN", ""), os.environ.get("WEBHOOK_SECRET", "")
+    import boto3
+
+    raw = boto3.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
+    values = json.loads(raw)
+    return str(values.get("BOT_TOKEN") or ""), str(values.get("WEBHOOK_SECRET") or "")
+
+
+def call_telegram(token: str, method: str, params: dict[str, Any]) -> Any:
+    """POST a Bot API method as JSON; returns ``result`` or raises ``TelegramError``."""
+    base = os.environ.get("TELEGRAM_API_URL") or DEFAULT_TELEGRAM_API_URL
+    request = urllib.request.Request(  # noqa: S310 (https, or a test server)
+        f"{base.rstrip('/')}/bot{token}/{method}",
+        data=json.dumps(params).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310 (https or a test server)
+            body = json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as exc:  # Telegram answers errors as JSON with 4xx
+        try:
+            body = json.loads(exc.read() or b"{}")
+        except ValueError:
+            body = {"description": f"HTTP {exc.code}"}
+    except (urllib.error.URLError, TimeoutError, ValueError) as exc:
+        raise TelegramError(f"{method}: could not reach the Bot API ({_scrub(str(exc), token)})") from None
+    if not body.get("ok"):
+        description = _scrub(str(body.get("description") or "no description"), token)
+        raise TelegramError(f"{method} refused: {description}")
+    return body.get("result")
+
+
+def _scrub(text: str, token: str) -> str:
+    return text.replace(token, "***") if token else text
+
+
+def register(url: str, token: str, secret: str) -> str:
+    call_telegram(
+        token,
+        "setWebhook",
+        {
+            "url": url,
+            "secret_token": secret,
+            "allowed_updates": ALLOWED_UPDATES,
+            "drop_pending_updates": False,
+        },
+    )
+    return f"webhook set to {url}"
+
+
+def unregister(url: str, token: str) -> str:
+    info = call_telegram(token, "getWebhookInfo", {}) or {}
+    current = info.get("url", "")
+    if current and current != url:
+        return f"webhook points at {current}, not this stack; left as it is"
+    call_telegram(token, "deleteWebhook", {"drop_pending_updates": False})
+    return "webhook deleted"
+
+
+def apply(event: dict[str, Any]) -> str:
+    """Do what the request asks; returns the message for CloudFormation, raises on failure."""
+    request_type = event["RequestType"]
+    url = event["ResourceProperties"]["Url"]
+    token, secret = read_secrets()
+    if not token:
+        return (
+            "BOT_TOKEN is empty in the secret: webhook not registered. Put the token in the secret, "
+            "then deploy again with a new webhookVersion (-c webhookVersion=<n>)."
+        )
+    if request_type == "Delete":
+        try:
+            return unregister(url, token)
+        except TelegramError as exc:  # never block a stack deletion on Telegram
+            return f"deleteWebhook skipped: {exc}"
+    if not secret:
+        raise TelegramError("WEBHOOK_SECRET is empty in the secret; set one (A-Za-z0-9_-, 1-256 chars)")
+    return register(url, token, secret)
+
+
+def respond(event: dict[str, Any], status: str, reason: str) -> None:
+    body = {
+        "Status": status,
+        "Reason": reason[:3000],
+        "PhysicalResourceId": event.get("PhysicalResourceId") or PHYSICAL_ID,
+        "StackId": event["StackId"],
+        "RequestId": event["RequestId"],
+        "LogicalResourceId": event["LogicalResourceId"],
+        "NoEcho": False,
+        "Data": {"Message": reason[:1000]},
+    }
+    request = urllib.request.Request(  # noqa: S310 (CloudFormation's pre-signed https URL)
+        event["ResponseURL"],
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": ""},  # the pre-signed URL was signed without one
+        method="PUT",
+    )
+    with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310 (CloudFormation's URL)
+        response.read()
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
+    request_type = event.get("RequestType", "?")
+    try:
+        status, reason = "SUCCESS", apply(event)
+    except Exception as exc:
+        status, reason = "FAILED", f"{type(exc).__name__}: {exc}"
+    log = logger.info if status == "SUCCESS" else logger.error
+    log("custom resource %s: %s %s", request_type, status, reason)
+    respond(event, status, reason)
+    return {"Status": status, "Reason": reason}

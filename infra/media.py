@@ -1,0 +1,61 @@
+"""S3 buckets, one per ``BucketSpec``: private, encrypted, TLS only, generated media expiring.
+
+Users get their media through presigned URLs, so nothing is ever public; results older than
+``expire_days`` under ``expire_prefix`` are deleted by a lifecycle rule to keep storage bounded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from genbot.resources import Access, BucketSpec
+from infra.naming import pascal
+
+_READ = ["s3:GetObject"]
+_WRITE = ["s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"]
+
+
+class MediaBuckets(Construct):
+    """All buckets; ``buckets[name]`` is the bucket for ``BucketSpec.name``."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, specs: Mapping[str, BucketSpec]) -> None:
+        super().__init__(scope, construct_id)
+        self.specs = dict(specs)
+        self.buckets = {spec.name: self._bucket(spec) for spec in specs.values()}
+
+    def _bucket(self, spec: BucketSpec) -> s3.Bucket:
+        return s3.Bucket(
+            self,
+            pascal(spec.name),
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            enforce_ssl=True,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id=f"expire-{spec.expire_prefix.strip('/') or 'all'}",
+                    prefix=spec.expire_prefix,
+                    expiration=Duration.days(spec.expire_days),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+    def grant(self, name: str, access: Access, grantee: iam.IGrantable) -> None:
+        """Object-level access only: what presigned URLs and uploads need, no bucket admin."""
+        bucket = self.buckets[name]
+        actions = {"read": _READ, "write": _WRITE, "read_write": _READ + _WRITE}[access]
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(actions=actions, resources=[bucket.arn_for_objects("*")])
+        )
+        if access != "write":
+            # Without ListBucket a missing key answers 403 instead of 404.
+            grantee.grant_principal.add_to_principal_policy(
+                iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn])
+            )

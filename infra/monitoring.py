@@ -1,0 +1,81 @@
+"""Alarms that page the operator: a DLQ holding anything, a function erroring, the API's 5xx.
+
+All go to one SNS topic; ``-c alarmEmail=ops@example.com`` subscribes an address (confirm the
+email AWS sends). The topic is not KMS-encrypted because CloudWatch cannot publish to a topic
+encrypted with the AWS-managed key, and alarm texts hold no secrets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+from infra.functions import AppFunction
+from infra.naming import pascal
+from infra.queues import Queue
+
+PERIOD = Duration.minutes(5)
+
+
+class Monitoring(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        functions: Mapping[str, AppFunction],
+        queues: Mapping[str, Queue],
+        api_server_errors: cloudwatch.IMetric,
+        alarm_email: str | None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.topic = sns.Topic(self, "AlarmTopic", display_name="genbot alarms", enforce_ssl=True)
+        if alarm_email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
+        self.alarms: list[cloudwatch.Alarm] = []
+
+        for name, queue in queues.items():
+            self._alarm(
+                f"{pascal(name)}DlqNotEmpty",
+                queue.dlq.metric_approximate_number_of_messages_visible(
+                    period=Duration.minutes(1), statistic="Maximum"
+                ),
+                threshold=0,
+                description=f"Messages in the {name} DLQ: jobs that exhausted their retries (check refunds).",
+            )
+        for name, fn in functions.items():
+            self._alarm(
+                f"{pascal(name)}Errors",
+                fn.function.metric_errors(period=PERIOD, statistic="Sum"),
+                threshold=0,
+                description=f"The {name} function raised errors (uncaught exceptions or timeouts).",
+            )
+        self._alarm(
+            "ApiServerErrors",
+            api_server_errors,
+            threshold=0,
+            description="The HTTP API answered 5xx (Telegram retries those; the cabinet shows errors).",
+        )
+
+    def _alarm(
+        self, construct_id: str, metric: cloudwatch.IMetric, *, threshold: float, description: str
+    ) -> None:
+        alarm = cloudwatch.Alarm(
+            self,
+            construct_id,
+            metric=metric,
+            threshold=threshold,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description=description,
+        )
+        alarm.add_alarm_action(actions.SnsAction(self.topic))
+        alarm.add_ok_action(actions.SnsAction(self.topic))
+        self.alarms.append(alarm)

@@ -1,0 +1,91 @@
+"""Deploy-time knobs, read from CDK context (``-c key=value`` or cdk.json).
+
+Values given on the command line arrive as strings, so every knob is parsed here, once, and a
+bad value fails the synth naming the key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from constructs import Node
+
+SKIP_DEPS_ENV = "GENBOT_SKIP_LAYER_DEPS"
+_ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+
+
+class SettingsError(ValueError):
+    """A context value is malformed; the message names the key."""
+
+
+def _flag(value: Any, key: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"context {key}={value!r}: expected true or false")
+
+
+def _int(value: Any, key: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"context {key}={value!r}: expected a whole number") from None
+
+
+def _env(value: Any, key: str) -> dict[str, str]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise SettingsError(f"context {key}: expected a JSON object of NAME: value") from None
+    if not isinstance(value, dict) or not all(_ENV_NAME.match(str(k)) for k in value):
+        raise SettingsError(f"context {key}: expected an object with UPPER_CASE variable names")
+    return {str(k): str(v) for k, v in value.items()}
+
+
+@dataclass(frozen=True)
+class DeploySettings:
+    """Everything about a deployment that is not in the specs."""
+
+    bundle_deps: bool = True  # False ships only the genbot sources (fast tests)
+    alarm_email: str | None = None
+    webhook_version: str = "1"  # change it to re-run setWebhook (e.g. after setting BOT_TOKEN)
+    telegram_api_url: str | None = None
+    log_retention_days: int = 30
+    api_rate_limit: int = 50  # requests/s on the default stage; Telegram opens <= 40 connections
+    api_burst_limit: int = 100
+    api_access_logs: bool = True
+    function_env: dict[str, str] = field(default_factory=dict)  # e.g. {"ADMIN_IDS": "1,2"}
+
+    @classmethod
+    def from_context(cls, node: Node) -> DeploySettings:
+        def get(key: str) -> Any:
+            return node.try_get_context(key)
+
+        bundle = _flag(get("bundle"), "bundle") if get("bundle") is not None else True
+        if os.environ.get(SKIP_DEPS_ENV, "").strip() in {"1", "true", "yes"}:
+            bundle = False
+        defaults = cls()
+        return cls(
+            bundle_deps=bundle,
+            alarm_email=get("alarmEmail") or None,
+            webhook_version=str(get("webhookVersion") or defaults.webhook_version),
+            telegram_api_url=get("telegramApiUrl") or None,
+            log_retention_days=_int(
+                get("logRetentionDays") or defaults.log_retention_days, "logRetentionDays"
+            ),
+            api_rate_limit=_int(get("apiRateLimit") or defaults.api_rate_limit, "apiRateLimit"),
+            api_burst_limit=_int(get("apiBurstLimit") or defaults.api_burst_limit, "apiBurstLimit"),
+            api_access_logs=_flag(
+                get("apiAccessLogs") if get("apiAccessLogs") is not None else True, "apiAccessLogs"
+            ),
+            function_env=_env(get("functionEnv") or {}, "functionEnv"),
+        )
