@@ -27,6 +27,7 @@ os.environ.update(
         "POWERTOOLS_METRICS_NAMESPACE": "genbot-test",
         "POWERTOOLS_DEV": "false",
         "LOG_LEVEL": "WARNING",
+        "VIDEO_POLL_SECONDS": "0",
     }
 )
 for _name in ("OPENAI_API_KEY", "GEMINI_API_KEYS", "SECRET_ID", "TELEGRAM_API_URL"):
@@ -52,6 +53,11 @@ def aws(moto_endpoint: str) -> dict[str, str]:
     urllib.request.urlopen(request, timeout=10).close()
     env = bootstrap(prefix="genbot", endpoint=moto_endpoint)
     os.environ.update(env)
+    from genbot.config import get_settings
+    from genbot.jobs import pricing
+
+    get_settings.cache_clear()
+    pricing.clear_cache()
     return env
 
 

@@ -73,9 +73,27 @@ def deliver(update: dict[str, Any] | str, *, secret: str | None = WEBHOOK_SECRET
     response: dict[str, Any] = invoke("webhook", api_event(update, secret=secret))
     api = os.environ.get("TELEGRAM_API_URL")
     if api:
-        perform_webhook_reply(api, BOT_TOKEN, response)
+        response["telegram_result"] = perform_webhook_reply(api, BOT_TOKEN, response)
     return response
 
 
 def reply_body(response: dict[str, Any]) -> dict[str, Any]:
     return json.loads(response["body"]) if response.get("body") else {}
+
+
+def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
+    """A Lambda SQS event (the shape in ``events/sqs_jobs.json``) for messages received from SQS."""
+    template = load_event("sqs_jobs.json")["Records"][0]
+    records = []
+    for message in messages:
+        record = copy.deepcopy(template)
+        record.update(
+            messageId=message["MessageId"],
+            receiptHandle=message["ReceiptHandle"],
+            body=message["Body"],
+            md5OfBody=message["MD5OfBody"],
+            eventSourceARN=queue_arn,
+        )
+        record["attributes"].update(message.get("Attributes", {}))
+        records.append(record)
+    return {"Records": records}

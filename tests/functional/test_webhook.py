@@ -1,0 +1,221 @@
+"""The webhook Lambda end to end: API Gateway v2 event -> handler -> DynamoDB (moto) -> Bot API stand-in."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import boto3
+import pytest
+
+from genbot.store.models import IdempotencyRecord, LedgerEntry, User
+from tests.helpers import deliver, reply_body, telegram_update
+
+pytestmark = pytest.mark.usefixtures("aws")
+
+ANNA = 555000111
+
+
+def start(user_id: int = ANNA, text: str = "/start", language: str = "ru") -> dict:
+    update = telegram_update("message_start", user_id=user_id, text=text)
+    update["message"]["from"]["language_code"] = language
+    return deliver(update)
+
+
+def sent_texts(telegram, chat_id: int) -> list[str]:
+    return [c.params.get("text", "") for c in telegram.calls if c.params.get("chat_id") == chat_id]
+
+
+# --- the door: secret, body --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("secret", ["wrong-secret", "", None])
+def test_a_forged_delivery_gets_401_and_nothing_is_read_or_written(telegram, secret) -> None:
+    response = deliver(telegram_update("message_start", user_id=ANNA), secret=secret)
+
+    assert response["statusCode"] == 401
+    assert list(IdempotencyRecord.scan()) == []
+    assert list(User.scan()) == []
+    assert telegram.calls == []
+
+
+@pytest.mark.parametrize("body", ["{not json", "[1, 2]", '{"message": {}}', ""])
+def test_a_malformed_body_gets_400(telegram, body) -> None:
+    response = deliver(body)
+
+    assert response["statusCode"] == 400
+    assert list(User.scan()) == []
+
+
+# --- /start, registration, referrals -----------------------------------------------------
+
+
+def test_start_registers_once_with_welcome_credits_and_the_menu_in_the_users_language(telegram) -> None:
+    response = start()
+
+    body = reply_body(response)
+    assert body["method"] == "sendMessage" and body["chat_id"] == ANNA
+    assert "Привет" in body["text"] and body["parse_mode"] == "HTML"
+    labels = [b["text"] for row in body["reply_markup"]["keyboard"] for b in row]
+    assert labels == ["🎨 Создать", "💰 Баланс", "🛒 Купить кредиты", "🎁 Бонусы", "❓ Помощь"]
+    user = User.get(ANNA)
+    assert (user.balance, user.language, user.first_name) == (3, "ru", "Анна")
+    assert [(e.op_id, e.delta) for e in LedgerEntry.query(ANNA)] == [("bonus#welcome", 3)]
+    assert telegram.calls_for("sendMessage")[0].params["chat_id"] == ANNA  # Telegram ran the reply
+
+    again = reply_body(start())
+    assert "С возвращением" in again["text"]
+    assert User.get(ANNA).balance == 3
+    assert len(list(LedgerEntry.query(ANNA))) == 1
+
+
+def test_start_speaks_english_to_an_english_client(telegram) -> None:
+    body = reply_body(start(user_id=777, language="en-GB"))
+
+    assert body["text"].startswith("Hi, ")
+    assert User.get(777).language == "en"
+
+
+def test_a_referral_rewards_the_referrer_once_and_never_yourself(telegram) -> None:
+    start(user_id=1001)
+    telegram.clear_calls()
+
+    start(user_id=1002, text="/start ref_1001")
+    start(user_id=1002, text="/start ref_1001")  # a second /start changes nothing
+    start(user_id=1003, text="/start ref_1003")  # yourself: ignored
+    start(user_id=1004, text="/start ref_999999")  # unknown referrer: ignored, still registered
+
+    referrer = User.get(1001)
+    assert (referrer.balance, referrer.referrals) == (3 + 3, 1)
+    assert [e.op_id for e in LedgerEntry.query(1001)] == ["bonus#welcome", "ref#1002"]
+    assert User.get(1002).referrer_id == 1001
+    assert User.get(1003).referrer_id is None and User.get(1003).balance == 3
+    assert User.get(1004).referrer_id is None and User.get(1004).balance == 3
+    assert any("+3" in t for t in sent_texts(telegram, 1001))  # the referrer was told
+
+
+# --- balance, help, language, bonuses, fallback ------------------------------------------
+
+
+def test_balance_shows_credits_and_recent_ledger_entries(telegram) -> None:
+    start()
+
+    body = reply_body(deliver(telegram_update("message_text", user_id=ANNA, text="/balance")))
+
+    assert "Баланс: 3 кр." in body["text"]
+    assert "+3 · приветственный подарок" in body["text"]
+
+
+def test_the_balance_button_works_in_either_language(telegram) -> None:
+    start()
+    body = reply_body(deliver(telegram_update("message_text", user_id=ANNA, text="💰 Balance")))
+    assert "Баланс: 3 кр." in body["text"]
+
+
+def test_language_switch_to_english_relabels_the_menu(telegram) -> None:
+    start()
+
+    deliver(telegram_update("callback_query", user_id=ANNA, data="lang:en"))
+
+    assert User.get(ANNA).language == "en"
+    assert telegram.calls_for("answerCallbackQuery")
+    menu = telegram.calls_for("sendMessage")[-1].params
+    assert menu["text"] == "Done: I will speak English."
+    assert menu["reply_markup"]["keyboard"][0][0]["text"] == "🎨 Generate"
+    help_body = reply_body(deliver(telegram_update("message_text", user_id=ANNA, text="/help")))
+    assert "What I can do" in help_body["text"]
+
+
+def test_daily_bonus_is_granted_once_a_day(telegram) -> None:
+    start()
+    shown = reply_body(deliver(telegram_update("message_text", user_id=ANNA, text="🎁 Бонусы")))
+    assert "https://t.me/genbot_local_bot?start=ref_555000111" in shown["text"]
+    button = shown["reply_markup"]["inline_keyboard"][0][0]
+
+    first = reply_body(deliver(telegram_update("callback_query", user_id=ANNA, data=button["callback_data"])))
+    second = reply_body(
+        deliver(telegram_update("callback_query", user_id=ANNA, data=button["callback_data"]))
+    )
+
+    assert first["method"] == "answerCallbackQuery" and "+1" in first["text"]
+    assert "уже получен" in second["text"]
+    assert User.get(ANNA).balance == 4
+    assert [e.kind for e in LedgerEntry.query(ANNA)].count("daily") == 1
+
+
+def test_unknown_text_and_unknown_buttons_get_a_helpful_answer(telegram) -> None:
+    start()
+
+    text = reply_body(deliver(telegram_update("message_text", user_id=ANNA, text="x" * 5000)))
+    button = reply_body(deliver(telegram_update("callback_query", user_id=ANNA, data="forged:data")))
+
+    assert text["method"] == "sendMessage" and "/help" in text["text"]
+    assert button["method"] == "answerCallbackQuery" and "кнопка" in button["text"]
+
+
+def test_edited_messages_are_accepted_and_ignored(telegram) -> None:
+    start()
+    telegram.clear_calls()
+
+    response = deliver(telegram_update("edited_message", user_id=ANNA))
+
+    assert response["statusCode"] == 200 and reply_body(response) == {}
+    assert telegram.calls == []
+
+
+def test_blocking_the_bot_is_remembered(telegram) -> None:
+    start()
+
+    deliver(telegram_update("my_chat_member", user_id=ANNA))
+
+    assert User.get(ANNA).blocked is True
+
+
+def test_pre_checkout_is_answered_at_once(telegram) -> None:
+    body = reply_body(deliver(telegram_update("pre_checkout_query", user_id=ANNA)))
+
+    assert body["method"] == "answerPreCheckoutQuery" and body["ok"] is False
+    assert body["error_message"]
+
+
+# --- failures and redelivery -------------------------------------------------------------
+
+
+def test_an_unexpected_error_is_logged_and_apologised_for_without_a_retry(telegram, aws) -> None:
+    start()
+    boto3.client("dynamodb").delete_table(TableName=aws["LEDGER_TABLE"])
+
+    response = deliver(telegram_update("message_text", user_id=ANNA, text="/balance"))
+
+    assert response["statusCode"] == 200  # Telegram must not redeliver it into a loop
+    assert "что-то пошло не так" in reply_body(response)["text"]
+
+
+def test_the_same_update_delivered_five_times_has_one_effect(telegram) -> None:
+    update = telegram_update("message_start", user_id=ANNA)
+
+    responses = [deliver(update) for _ in range(5)]
+
+    assert [r["statusCode"] for r in responses] == [200] * 5
+    assert [bool(reply_body(r)) for r in responses] == [True, False, False, False, False]
+    assert len(telegram.calls_for("sendMessage")) == 1
+    assert User.get(ANNA).balance == 3
+
+
+def test_the_same_update_delivered_concurrently_has_one_effect(telegram) -> None:
+    update = telegram_update("message_start", user_id=ANNA)
+
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        responses = list(pool.map(lambda _: deliver(update), range(5)))
+
+    assert sum(bool(reply_body(r)) for r in responses) == 1
+    assert len(telegram.calls_for("sendMessage")) == 1
+    assert User.get(ANNA).balance == 3
+    assert len(list(LedgerEntry.query(ANNA))) == 1
+
+
+def test_warm_invocations_in_a_row_reuse_the_bot_session(telegram) -> None:
+    start()
+
+    for _ in range(3):  # each one calls getMe/sendMessage over the same aiohttp session
+        body = reply_body(deliver(telegram_update("message_text", user_id=ANNA, text="🎁 Бонусы")))
+        assert "ref_555000111" in body["text"]
