@@ -1,0 +1,49 @@
+"""The pinned CDK CLI (package.json) reads this app's cloud assembly.
+
+The npm aws-cdk 3.x CLI fails on aws-cdk-lib 2.x assemblies; this proves the pinned 2.x one
+synthesizes the stack offline, as `cdk deploy` will.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI = ROOT / "node_modules/.bin/cdk"
+
+pytestmark = pytest.mark.infra
+
+
+def test_the_pinned_cli_synthesizes_the_stack(tmp_path: Path) -> None:
+    if not CLI.exists():
+        if os.environ.get("CI"):
+            pytest.fail("node_modules/.bin/cdk is missing: scripts/setup installs it with npm ci")
+        pytest.skip("run scripts/setup (npm ci) to install the pinned CDK CLI")
+    env = {**os.environ, "GENBOT_SKIP_LAYER_DEPS": "1", "CDK_DISABLE_VERSION_CHECK": "1"}
+
+    done = subprocess.run(
+        [str(CLI), "synth", "--quiet", "--no-notices", "-o", str(tmp_path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    version = json.loads((ROOT / "package.json").read_text())["devDependencies"]["aws-cdk"]
+    assert version.startswith("2.")
+    template = json.loads((tmp_path / "GenbotStack.template.json").read_text())
+    kinds = {r["Type"] for r in template["Resources"].values()}
+    assert {
+        "AWS::DynamoDB::Table",
+        "AWS::Lambda::Function",
+        "AWS::SQS::Queue",
+        "AWS::ApiGatewayV2::Api",
+    } <= kinds
