@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from aiogram.utils.i18n import I18n
@@ -34,7 +36,19 @@ def normalize_language(code: str | None, default: str = DEFAULT_LANGUAGE) -> str
 
 
 class CatalogI18n(I18n):
-    """aiogram's I18n, reading ``.mo`` if compiled or compiling ``.po`` in memory."""
+    """aiogram's I18n, reading ``.mo`` if compiled or compiling ``.po`` in memory.
+
+    aiogram's ``gettext``/``_`` look the instance up in ``I18n``'s own context variable, and
+    a subclass gets a variable of its own, so ``context()`` sets the base class's.
+    """
+
+    @contextmanager
+    def context(self) -> Iterator[I18n]:
+        token = I18n.set_current(self)
+        try:
+            yield self
+        finally:
+            I18n.reset_current(token)
 
     def find_locales(self) -> dict[str, Translations]:  # type: ignore[override]
         from babel.messages.mofile import write_mo

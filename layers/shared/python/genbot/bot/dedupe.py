@@ -7,8 +7,7 @@ marker counts as absent.
 
 from __future__ import annotations
 
-import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from pynamodb.exceptions import PutError
 
@@ -25,7 +24,7 @@ def first_delivery(bot_id: int, update_id: int, ttl_seconds: int) -> bool:
     try:
         record.save(
             condition=IdempotencyRecord.id.does_not_exist()
-            | (IdempotencyRecord.expiration < int(time.time()))
+            | (IdempotencyRecord.expiration < datetime.now(UTC))
         )
     except PutError as exc:
         if exc.cause_response_code == "ConditionalCheckFailedException":

@@ -6,9 +6,11 @@ everything slow happens in the generate Lambda.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from aiogram import F, Router, html
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.methods import EditMessageText, SendMessage
@@ -338,7 +340,8 @@ async def confirm(
         return query.answer(_("This request was already started or replaced."), show_alert=True)
     if job is None:
         return None
-    await query.answer(_("Started!"))
+    with contextlib.suppress(TelegramAPIError):  # cosmetic: the job is queued either way
+        await query.answer(_("Started!"))
     text = (
         _("⏳ In the queue…") + "\n<i>" + html.quote(_shorten(new.prompt, 300)) + "</i>"
         if new.prompt
@@ -373,6 +376,7 @@ async def on_result(
     else:
         return query.answer(_("This button no longer works. Please use the menu."))
     drafts.save(int(db_user.user_id), draft)
-    await query.answer()
+    with contextlib.suppress(TelegramAPIError):
+        await query.answer()
     text, markup = await ask_next(draft, db_user, settings)
     return SendMessage(chat_id=query.message.chat.id, text=text, reply_markup=markup)

@@ -8,6 +8,7 @@ between invocations exactly as it does in AWS.
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 import time
 import uuid
@@ -19,7 +20,7 @@ from typing import Any
 
 from genbot.resources import FUNCTIONS
 
-ROOT = Path(__file__).resolve().parents[4]
+ROOT = Path(os.environ.get("GENBOT_ROOT") or Path(__file__).resolve().parents[5])
 FUNCTIONS_DIR = ROOT / "functions"
 _modules: dict[str, ModuleType] = {}
 

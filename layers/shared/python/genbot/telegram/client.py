@@ -24,7 +24,7 @@ def make_bot(settings: Settings, timeout: float = 20.0) -> Bot:
     return Bot(
         settings.bot_token,
         session=session,
-        default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML),
     )
 
 
