@@ -66,7 +66,10 @@ class FakeTelegram:
         if method == "getMe":
             return 200, {"ok": True, "result": {"id": 123456, "is_bot": True, "username": "real_bot"}}
         offset = params.get("offset", 0)
-        return 200, {"ok": True, "result": [u for u in self.updates if u["update_id"] >= offset]}
+        found = [u for u in self.updates if u["update_id"] >= offset]
+        if not found and params.get("timeout"):
+            threading.Event().wait(min(0.3, params["timeout"]))  # a (short) long poll
+        return 200, {"ok": True, "result": found}
 
 
 @pytest.fixture

@@ -1,0 +1,748 @@
+"""``genbot dev``: the whole bot on this machine, driven the way AWS drives it.
+
+What runs (all in this process, in threads):
+
+- a moto server (``--moto-port``, 4566) with every table, queue and bucket ``bootstrap()``
+  creates from the app's own specs (or an endpoint you already run: ``--aws-endpoint``);
+- Telegram: without ``BOT_TOKEN``, the Bot API stand-in with its web chat on ``--port``
+  (8080); with it, the real Telegram. Either way updates come by ``getUpdates`` long
+  polling and go to the ``webhook`` function as API Gateway HTTP API events;
+- one ``SqsDriver`` per queue and per dead-letter queue with a consumer (Lambda's SQS event
+  source mapping), one ``Scheduler`` for ``SCHEDULES`` (EventBridge Scheduler);
+- the HTTP API front door (``--api-port``, 8081) for every HTTP route of every function,
+  plus ``/local/...`` controls (``POST /local/schedules/<name>`` fires a schedule now).
+
+Each function is one warm instance (``genbot.local.invoke``): its module is imported once and
+its invocations run one at a time, like a single Lambda execution environment. Every
+invocation prints one line; the functions' own JSON logs are at ``LOG_LEVEL=WARNING``
+unless ``--verbose``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import secrets
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+LOCAL_BOT_TOKEN = "7000000001:LOCAL-genbot-stand-in-token"  # noqa: S105 (the stand-in's, public)
+LOCAL_BOT_USERNAME = "genbot_local_bot"
+REAL_TELEGRAM = "https://api.telegram.org"
+DEFAULT_PREFIX = "genbot-local"
+EXIT_USAGE = 2
+
+log = logging.getLogger("genbot-local")
+
+
+class StackError(RuntimeError):
+    """A problem the user can fix; the message says how. ``genbot dev`` exits with 2."""
+
+    exit_code = EXIT_USAGE
+
+
+class PortInUseError(StackError):
+    pass
+
+
+class MissingDependencyError(StackError):
+    pass
+
+
+@dataclass
+class StackConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080  # Bot API stand-in and its web chat
+    api_port: int | None = 8081  # the HTTP API front door (0: any free port, None: none)
+    moto_port: int = 4566
+    aws_endpoint: str | None = None  # use this endpoint instead of starting moto
+    prefix: str = DEFAULT_PREFIX
+    fast_schedules: bool = False
+    fast_interval: float = 5.0
+    sqs_wait_seconds: int = 20  # Lambda's event source long-polls 20 s
+    poll_timeout: int = 25  # getUpdates long polling
+    verbose: bool = False
+    bot_token: str | None = None  # None: the local stand-in
+    telegram_api_url: str | None = None
+    webhook_secret: str | None = None
+    env_file: Path | None = None
+    schedules: Mapping[str, Any] | None = None  # default: genbot.resources.SCHEDULES
+    extra_env: dict[str, str] = field(default_factory=dict)
+    # function name -> handler(event, context), in place of functions/<name>/handler.py
+    handlers: dict[str, Callable[[dict[str, Any], Any], Any]] = field(default_factory=dict)
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> StackConfig:
+        from genbot.local.invoke import ROOT
+
+        env_file = getattr(args, "env_file", None)
+        return cls(
+            host=getattr(args, "host", "127.0.0.1"),
+            port=int(getattr(args, "port", 8080)),
+            api_port=int(getattr(args, "api_port", 8081)),
+            moto_port=int(getattr(args, "moto_port", 4566)),
+            aws_endpoint=getattr(args, "aws_endpoint", None),
+            prefix=getattr(args, "prefix", DEFAULT_PREFIX),
+            fast_schedules=bool(getattr(args, "fast_schedules", False)),
+            verbose=bool(getattr(args, "verbose", False)),
+            bot_token=environ.get("BOT_TOKEN") or None,
+            telegram_api_url=environ.get("TELEGRAM_API_URL") or None,
+            webhook_secret=environ.get("WEBHOOK_SECRET") or None,
+            env_file=Path(env_file) if env_file else ROOT / ".local" / "env",
+        )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The ``genbot dev`` flags (``genbot.cli`` may call this for its ``dev`` subcommand)."""
+    parser.add_argument("--port", type=int, default=8080, help="web chat / Bot API stand-in port (8080)")
+    parser.add_argument("--api-port", type=int, default=8081, help="HTTP API front door port (8081)")
+    parser.add_argument("--moto-port", type=int, default=4566, help="moto server port (4566)")
+    parser.add_argument("--aws-endpoint", help="use this running moto/AWS endpoint instead of starting moto")
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (127.0.0.1)")
+    parser.add_argument("--prefix", default=DEFAULT_PREFIX, help="resource name prefix (genbot-local)")
+    parser.add_argument("--fast-schedules", action="store_true", help="tick schedules every few seconds")
+    parser.add_argument("--verbose", action="store_true", help="show the functions' own (JSON) logs")
+    parser.add_argument("--env-file", help="where to write the env for genbot audit/state (.local/env)")
+    return parser
+
+
+def port_free(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def require_port(host: str, port: int, what: str, flag: str, extra: str = "") -> None:
+    if port and not port_free(host, port):
+        raise PortInUseError(
+            f"port {port} on {host} ({what}) is already in use.\n"
+            f"  Stop whatever holds it (`lsof -i :{port}` or `ss -ltnp | grep {port}` shows it), "
+            f"or choose another port: genbot dev {flag} <port>{extra}"
+        )
+
+
+def require_module(module: str, what: str) -> None:
+    try:
+        __import__(module)
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"{what} is not installed ({exc}).\n"
+            "  Run ./scripts/dev: it installs uv and syncs the locked dependencies (uv sync --frozen)."
+        ) from exc
+
+
+class _Captured(logging.Handler):
+    """Warnings and errors the functions log during an invocation, per thread."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.local = threading.local()
+
+    def begin(self) -> None:
+        self.local.records = []
+
+    def end(self) -> list[logging.LogRecord]:
+        records: list[logging.LogRecord] = getattr(self.local, "records", None) or []
+        self.local.records = None
+        return records
+
+    def emit(self, record: logging.LogRecord) -> None:
+        records = getattr(self.local, "records", None)
+        if records is not None and len(records) < 20:
+            records.append(record)
+
+
+def _summary(records: list[logging.LogRecord]) -> str:
+    """The most telling warning of an invocation, for its log line."""
+    if not records:
+        return ""
+    worst = max(records, key=lambda r: r.levelno)
+    text = worst.getMessage()
+    for key in ("reason", "error", "answer", "errors"):
+        value = getattr(worst, key, None)
+        if value:
+            text += f" ({key}: {str(value)[:160]})"
+            break
+    if worst.exc_info and worst.exc_info[1] is not None:
+        exc = worst.exc_info[1]
+        text += f" [{type(exc).__name__}: {str(exc)[:120]}]"
+    more = len(records) - 1
+    return text + (f" (+{more} more)" if more > 0 else "")
+
+
+class InvocationLog:
+    """One readable line per invocation: time, function, event, id, duration, outcome."""
+
+    def __init__(self, out: TextIO | None = None) -> None:
+        self.out = out
+        self.lines: list[str] = []
+        self._lock = threading.Lock()
+
+    def __call__(
+        self,
+        *,
+        function: str,
+        event_type: str,
+        ident: str = "",
+        duration_ms: float = 0.0,
+        outcome: str = "ok",
+        error: BaseException | None = None,
+        detail: str = "",
+    ) -> None:
+        if error is not None:
+            outcome = f"error {type(error).__name__}: {str(error)[:200]}"
+        stamp = datetime.now().strftime("%H:%M:%S.%f")[:-3]
+        line = f"{stamp}  {function:<10} {event_type:<24} {ident:<28} {duration_ms:>7.0f} ms  {outcome}"
+        if detail:
+            line += f"  — {detail}"
+        with self._lock:
+            self.lines.append(line)
+            del self.lines[:-1000]
+            if self.out is not None:
+                self.out.write(line + "\n")
+                self.out.flush()
+
+    def message(self, text: str) -> None:
+        with self._lock:
+            self.lines.append(text)
+            if self.out is not None:
+                self.out.write(text + "\n")
+                self.out.flush()
+
+
+class LocalStack:
+    """Everything ``genbot dev`` runs; ``start()`` / ``stop()``; usable in-process by tests."""
+
+    def __init__(self, config: StackConfig | None = None, out: TextIO | None = None) -> None:
+        self.config = config or StackConfig()
+        self.out = out
+        self.log = InvocationLog(out)
+        self.env: dict[str, str] = {}
+        self.moto: Any = None
+        self.standin: Any = None
+        self.poller: Any = None
+        self.drivers: list[Any] = []
+        self.scheduler: Any = None
+        self.front_door: Any = None
+        self.bot: dict[str, Any] = {}
+        self.telegram_api_url = ""
+        self.bot_token = ""
+        self.webhook_secret = ""
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+        self._captured = _Captured()
+        self._saved_env: dict[str, str | None] = {}
+        self._capture_from: set[str] = set()
+        self._saved_tables: dict[Any, str] = {}
+        self._stopped = threading.Event()
+        self._started = False
+
+    # -- environment ------------------------------------------------------------------------
+
+    def _setenv(self, name: str, value: str, *, default: bool = False) -> None:
+        if default and os.environ.get(name):
+            return
+        if name not in self._saved_env:
+            self._saved_env[name] = os.environ.get(name)
+        os.environ[name] = value
+
+    def _restore_env(self) -> None:
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_env.clear()
+        self._refresh_settings()
+
+    @staticmethod
+    def _refresh_settings() -> None:
+        from genbot.config import get_settings
+
+        get_settings.cache_clear()
+        with contextlib.suppress(ImportError, AttributeError):
+            from genbot.jobs import pricing
+
+            pricing.clear_cache()
+
+    def _point_models_at(self, env: Mapping[str, str]) -> None:
+        """Table names are read when the models are imported; set them to what bootstrap made."""
+        from genbot.store.tables import MODELS
+
+        for model, env_var in MODELS.values():
+            if env_var in env:
+                self._saved_tables.setdefault(model, model.Meta.table_name)
+                model.Meta.table_name = env[env_var]
+
+    def _restore_models(self) -> None:
+        for model, name in self._saved_tables.items():
+            model.Meta.table_name = name
+        self._saved_tables.clear()
+
+    # -- invocations ------------------------------------------------------------------------
+
+    def _lock_for(self, function: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(function, threading.Lock())
+
+    def invoke(self, function: str, event: dict[str, Any]) -> Any:
+        """One invocation of a function's warm instance (serialised per function)."""
+        from genbot.local.invoke import LocalContext, invoke
+
+        with self._lock_for(function):
+            handler = self.config.handlers.get(function)
+            if handler is not None:
+                return handler(event, LocalContext(function_name=function))
+            return invoke(function, event)
+
+    def _run(
+        self,
+        function: str,
+        event: dict[str, Any],
+        event_type: str,
+        ident: str,
+        describe: Callable[[Any], str],
+    ) -> Any:
+        """Invoke and write the log line (used for webhook, HTTP and schedule invocations)."""
+        self._captured.begin()
+        started = time.monotonic()
+        try:
+            result = self.invoke(function, event)
+        except Exception as exc:
+            self.log(
+                function=function,
+                event_type=event_type,
+                ident=ident,
+                duration_ms=(time.monotonic() - started) * 1000,
+                error=exc,
+                detail=_summary(self._captured.end()),
+            )
+            raise
+        self.log(
+            function=function,
+            event_type=event_type,
+            ident=ident,
+            duration_ms=(time.monotonic() - started) * 1000,
+            outcome=describe(result),
+            detail=_summary(self._captured.end()),
+        )
+        return result
+
+    def _sqs_target(self, function: str) -> Callable[[dict[str, Any]], Any]:
+        def target(event: dict[str, Any]) -> Any:
+            self._captured.begin()
+            return self.invoke(function, event)
+
+        target.__name__ = function
+        return target
+
+    def _sqs_logged(self, **fields: Any) -> None:
+        self.log(**fields, detail=_summary(self._captured.end()))
+
+    def deliver_update(self, update: dict[str, Any]) -> dict[str, Any]:
+        """Telegram's part of a webhook delivery: POST the update, execute the reply method."""
+        from genbot.local.poller import update_kind, webhook_event
+        from genbot.local.telegram_bridge import perform_webhook_reply
+
+        event = webhook_event(update, self.webhook_secret)
+        response: dict[str, Any] = self._run(
+            "webhook",
+            event,
+            f"update {update_kind(update)}",
+            f"update {update.get('update_id')}",
+            lambda r: str(r.get("statusCode")) if isinstance(r, dict) else "?",
+        )
+        if isinstance(response, dict):
+            try:
+                perform_webhook_reply(self.telegram_api_url, self.bot_token, response)
+            except OSError as exc:
+                self.log.message(f"  webhook reply could not be delivered: {exc}")
+        return response
+
+    def _http_invoke(self, function: str, event: dict[str, Any]) -> Any:
+        return self._run(
+            function,
+            event,
+            f"http {event.get('routeKey')}",
+            event.get("rawPath", ""),
+            lambda r: str(r.get("statusCode", 200)) if isinstance(r, dict) else "200",
+        )
+
+    def _schedule_target(self, function: str, event: dict[str, Any]) -> Any:
+        self._captured.begin()
+        return self.invoke(function, event)
+
+    def _local_route(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
+        """``/local/...`` on the front door: health and schedule controls."""
+        parts = [p for p in path.split("/") if p]
+        if parts == ["health"]:
+            return 200, {"ok": True, "invocations": len(self.log.lines)}
+        if parts == ["schedules"] and method == "GET":
+            return 200, {"schedules": self.scheduler.describe() if self.scheduler else []}
+        if len(parts) == 2 and parts[0] == "schedules" and method == "POST":
+            if self.scheduler is None or parts[1] not in self.scheduler.entries:
+                return 404, {"error": f"no schedule {parts[1]!r}"}
+            try:
+                result = self.scheduler.fire(parts[1])
+            except Exception as exc:
+                return 500, {"error": f"{type(exc).__name__}: {exc}"}
+            return 200, {"fired": parts[1], "result": _jsonable(result)}
+        return 404, {"error": "unknown local endpoint"}
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> LocalStack:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        cfg = self.config
+        require_module("moto.server", "moto (the local AWS)")
+        require_module("flask", "moto's server extras (flask)")
+        for name, value in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": "us-east-1",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }.items():
+            self._setenv(name, value, default=True)
+        if not cfg.verbose:
+            self._setenv("LOG_LEVEL", "WARNING", default=True)
+            self._setenv("POWERTOOLS_METRICS_DISABLED", "true", default=True)
+        for name, value in cfg.extra_env.items():
+            self._setenv(name, value)
+
+        from genbot.local.aws import MotoServer, bootstrap
+        from genbot.observability import logger as function_logger
+
+        self._capture_from = {"genbot", str(getattr(function_logger, "service", "genbot"))}
+        for name in self._capture_from:
+            logging.getLogger(name).addHandler(self._captured)
+        local_logger = logging.getLogger("genbot-local")
+        if self.out is not None and not local_logger.handlers:
+            handler = logging.StreamHandler(self.out)
+            handler.setFormatter(logging.Formatter("%(asctime)s  %(levelname)s  %(message)s", "%H:%M:%S"))
+            local_logger.addHandler(handler)
+            local_logger.setLevel(logging.INFO)
+            local_logger.propagate = False
+
+        # Ports first, so nothing half-starts.
+        if self.config.bot_token is None:
+            require_port(cfg.host, cfg.port, "web chat / Bot API stand-in", "--port")
+        if cfg.api_port:
+            require_port(cfg.host, cfg.api_port, "HTTP API front door", "--api-port")
+        endpoint = cfg.aws_endpoint
+        if not endpoint:
+            require_port(
+                cfg.host,
+                cfg.moto_port,
+                "moto, the local AWS",
+                "--moto-port",
+                f"\n  (a moto server you already run there? reuse it: --aws-endpoint http://{cfg.host}:{cfg.moto_port})",
+            )
+            self.moto = MotoServer(cfg.host, cfg.moto_port).start()
+            endpoint = self.moto.endpoint
+        self._setenv("AWS_ENDPOINT_URL", endpoint)
+        try:
+            self.env = bootstrap(prefix=cfg.prefix, endpoint=endpoint)
+        except Exception as exc:
+            raise StackError(f"could not create the tables/queues/bucket on {endpoint}: {exc}") from exc
+        for name, value in self.env.items():
+            self._setenv(name, value)
+        self.env["AWS_ENDPOINT_URL"] = endpoint
+        self._point_models_at(self.env)
+
+        self._start_telegram()
+        self._refresh_settings()
+        self._check_telegram()
+        self._start_drivers()
+        from genbot.local.scheduler import Scheduler
+        from genbot.resources import SCHEDULES
+
+        self.scheduler = Scheduler(
+            SCHEDULES if cfg.schedules is None else cfg.schedules,
+            self._schedule_target,
+            fast=cfg.fast_schedules,
+            fast_interval=cfg.fast_interval,
+            on_invocation=self._sqs_logged,
+        ).start()
+        if cfg.api_port is not None:
+            from genbot.local.apigw import FrontDoor
+
+            self.front_door = FrontDoor(
+                self._http_invoke, host=cfg.host, port=cfg.api_port, local=self._local_route
+            ).start()
+        self.poller.start()
+        self._write_env_file()
+        self._started = True
+
+    def _start_telegram(self) -> None:
+        cfg = self.config
+        self.webhook_secret = (
+            cfg.webhook_secret or os.environ.get("WEBHOOK_SECRET") or secrets.token_urlsafe(24)
+        )
+        if cfg.bot_token is None:
+            from genbot.local.botapi import BotApiStandIn
+
+            self.bot_token = LOCAL_BOT_TOKEN
+            self.standin = BotApiStandIn(
+                token=LOCAL_BOT_TOKEN, bot_username=LOCAL_BOT_USERNAME, host=cfg.host, port=cfg.port
+            )
+            self.standin.start()
+            self.telegram_api_url = str(self.standin.base_url).rstrip("/")
+        else:
+            self.bot_token = cfg.bot_token
+            self.telegram_api_url = (cfg.telegram_api_url or REAL_TELEGRAM).rstrip("/")
+        self._setenv("BOT_TOKEN", self.bot_token)
+        self._setenv("WEBHOOK_SECRET", self.webhook_secret)
+        self._setenv("TELEGRAM_API_URL", self.telegram_api_url)
+
+    def _check_telegram(self) -> None:
+        from genbot.local.poller import (
+            BotApi,
+            InvalidTokenError,
+            TelegramError,
+            UpdatePoller,
+            WebhookConflictError,
+            mask_token,
+        )
+
+        api = BotApi(self.telegram_api_url, self.bot_token)
+        self.poller = UpdatePoller(api, self.deliver_update, timeout=self.config.poll_timeout)
+        try:
+            self.bot = self.poller.get_me()
+        except InvalidTokenError as exc:
+            raise StackError(
+                f"Telegram rejected BOT_TOKEN {mask_token(self.bot_token)} ({exc.code} {exc.description}).\n"
+                "  Check the token with @BotFather (/token), or unset BOT_TOKEN to use the local "
+                "stand-in with its web chat."
+            ) from exc
+        except (TelegramError, OSError) as exc:
+            raise StackError(f"could not reach the Bot API at {self.telegram_api_url}: {exc}") from exc
+        try:
+            self.poller.poll_once(timeout=0)  # surfaces a webhook conflict before we say "ready"
+        except WebhookConflictError as exc:
+            raise StackError(exc.advice(self.bot_token)) from exc
+
+    def _start_drivers(self) -> None:
+        import boto3
+
+        from genbot.local.sqs_driver import SqsDriver
+        from genbot.resources import QUEUES
+
+        client = boto3.client("sqs", endpoint_url=self.env["AWS_ENDPOINT_URL"])
+        for spec in QUEUES.values():
+            url = self.env[spec.env_var]
+            self.drivers.append(
+                SqsDriver.for_queue(
+                    spec,
+                    url,
+                    self._sqs_target(spec.consumer),
+                    client=client,
+                    wait_seconds=self.config.sqs_wait_seconds,
+                    on_invocation=self._sqs_logged,
+                    name=spec.name,
+                ).start()
+            )
+            if spec.dlq_consumer:
+                dlq_url = client.get_queue_url(QueueName=f"{self.config.prefix}-{spec.name}-dlq")["QueueUrl"]
+                self.drivers.append(
+                    SqsDriver.for_queue(
+                        spec,
+                        dlq_url,
+                        self._sqs_target(spec.dlq_consumer),
+                        dead=True,
+                        client=client,
+                        wait_seconds=self.config.sqs_wait_seconds,
+                        on_invocation=self._sqs_logged,
+                        name=f"{spec.name}-dlq",
+                    ).start()
+                )
+
+    def stop(self) -> None:
+        """Stop everything; safe to call twice and after a failed start."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        stoppers: list[Callable[[], None]] = []
+        if self.poller is not None:
+            stoppers.append(lambda: self.poller.stop(timeout=self.config.poll_timeout + 5))
+        stoppers += [lambda d=d: d.stop(timeout=self.config.sqs_wait_seconds + 10) for d in self.drivers]
+        if self.scheduler is not None:
+            stoppers.append(self.scheduler.stop)
+        # Signal everyone first, then wait: the long polls end in parallel, not one after another.
+        for component in [self.poller, self.scheduler, *self.drivers]:
+            if component is not None:
+                component._stop.set()
+        for stop in stoppers:
+            with contextlib.suppress(Exception):
+                stop()
+        if self.front_door is not None:
+            with contextlib.suppress(Exception):
+                self.front_door.stop()
+        if self.standin is not None:
+            with contextlib.suppress(Exception):
+                self.standin.stop()
+        if self.moto is not None:
+            with contextlib.suppress(Exception):
+                self.moto.stop()
+        for name in self._capture_from:
+            logging.getLogger(name).removeHandler(self._captured)
+        self._restore_models()
+        self._restore_env()
+
+    # -- telling the user ---------------------------------------------------------------------
+
+    def providers(self) -> list[str]:
+        """Which AI providers serve, as the provider layer will pick them from the settings."""
+        from genbot.config import get_settings
+
+        settings = get_settings()
+        active = []
+        if settings.gemini_api_keys:
+            where = settings.gemini_base_url or "Google"
+            active.append(f"gemini ({len(settings.gemini_api_keys)} key(s), {where})")
+        if settings.openai_api_key:
+            active.append(f"openai ({settings.openai_base_url or 'OpenAI'})")
+        return active or ["fake (offline: no OPENAI_API_KEY / GEMINI_API_KEYS set)"]
+
+    @property
+    def chat_url(self) -> str | None:
+        return f"{self.telegram_api_url}/" if self.standin is not None else None
+
+    def banner(self) -> str:
+        cfg = self.config
+        env_file = cfg.env_file
+        lines = ["", "genbot local stack is up", ""]
+        if self.standin is not None:
+            lines.append(f"  Web chat          {self.chat_url}   <- open this and talk to the bot")
+            lines.append(
+                f"  Bot API stand-in  {self.telegram_api_url}  (bot @{self.bot.get('username', '?')})"
+            )
+        else:
+            username = self.bot.get("username", "?")
+            lines.append(f"  Telegram          {self.telegram_api_url}: long polling as @{username}")
+        if self.front_door is not None:
+            lines.append(
+                f"  HTTP API          {self.front_door.base_url}  (routes of functions/*, /local/...)"
+            )
+        lines.append(f"  AWS (moto)        {self.env.get('AWS_ENDPOINT_URL')}  prefix {cfg.prefix}")
+        queues = ", ".join(f"{d.name} -> {d.function}" for d in self.drivers) or "none"
+        lines.append(f"  Queues            {queues}")
+        names = ", ".join(self.scheduler.entries) if self.scheduler and self.scheduler.entries else "none"
+        mode = f" (fast: every {cfg.fast_interval:g}s)" if cfg.fast_schedules else ""
+        lines.append(f"  Schedules         {names}{mode}")
+        lines.append(f"  Providers         {'; '.join(self.providers())}")
+        lines.append("")
+        if env_file is not None:
+            lines.append(
+                f"  genbot audit / genbot state:  set -a; . {_display(env_file)}; set +a; genbot audit"
+            )
+        exports = " ".join(
+            f"{k}={v}" for k, v in sorted(self._exported().items()) if not k.startswith("AWS_")
+        )
+        lines.append(f"  (or export AWS_ENDPOINT_URL={self.env.get('AWS_ENDPOINT_URL')} {exports})")
+        if self.front_door is not None and self.scheduler and self.scheduler.entries:
+            first = next(iter(self.scheduler.entries))
+            lines.append(
+                f"  Fire a schedule:  curl -X POST {self.front_door.base_url}/local/schedules/{first}"
+            )
+        lines += ["  Ctrl-C stops everything.", ""]
+        return "\n".join(lines)
+
+    def _exported(self) -> dict[str, str]:
+        values = {
+            "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
+            "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"),
+            "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+            "AWS_REGION": os.environ.get("AWS_REGION", "us-east-1"),
+        }
+        values.update(self.env)
+        return values
+
+    def _write_env_file(self) -> None:
+        path = self.config.env_file
+        if path is None:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        body = "# written by `genbot dev`: the local stack's AWS endpoint and resource names\n"
+        body += "".join(f"{k}={v}\n" for k, v in sorted(self._exported().items()))
+        path.write_text(body, encoding="utf-8")
+
+    def wait(self) -> None:
+        """Block until ``stop()`` (or Ctrl-C in the caller)."""
+        while not self._stopped.wait(0.5):
+            pass
+
+
+def _display(path: Path) -> str:
+    with contextlib.suppress(ValueError):
+        return str(path.relative_to(Path.cwd()))
+    return str(path)
+
+
+def _jsonable(value: Any) -> Any:
+    import json
+
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+    return value
+
+
+def main(args: argparse.Namespace) -> int:
+    """``genbot dev``: start, print the banner, run until Ctrl-C (SIGINT) or SIGTERM."""
+    out = sys.stdout
+    config = StackConfig.from_args(args)
+    stack = LocalStack(config, out=out)
+    out.write("genbot dev: starting the local stack...\n")
+    out.flush()
+    try:
+        stack.start()
+    except StackError as exc:
+        sys.stderr.write(f"genbot dev: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    out.write(stack.banner() + "\n")
+    out.flush()
+
+    def on_term(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        stack.wait()
+    except KeyboardInterrupt:
+        out.write("\ngenbot dev: stopping...\n")
+        out.flush()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        stack.stop()
+    out.write("genbot dev: stopped\n")
+    out.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(add_arguments(argparse.ArgumentParser(prog="genbot dev")).parse_args()))
