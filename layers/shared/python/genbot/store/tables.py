@@ -81,26 +81,18 @@ class TableSpec:
             "AttributeDefinitions": [{"AttributeName": n, "AttributeType": t} for n, t in attrs.items()],
             "KeySchema": schema(self.partition_key, self.sort_key),
         }
-        gsis = [i for i in self.indexes if not i.local]
-        lsis = [i for i in self.indexes if i.local]
-        if gsis:
-            kwargs["GlobalSecondaryIndexes"] = [
+        for local, parameter in ((False, "GlobalSecondaryIndexes"), (True, "LocalSecondaryIndexes")):
+            indexes = [
                 {
                     "IndexName": i.name,
                     "KeySchema": schema(i.partition_key, i.sort_key),
                     "Projection": {"ProjectionType": "ALL"},
                 }
-                for i in gsis
+                for i in self.indexes
+                if i.local == local
             ]
-        if lsis:
-            kwargs["LocalSecondaryIndexes"] = [
-                {
-                    "IndexName": i.name,
-                    "KeySchema": schema(i.partition_key, i.sort_key),
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-                for i in lsis
-            ]
+            if indexes:
+                kwargs[parameter] = indexes
         return kwargs
 
 
