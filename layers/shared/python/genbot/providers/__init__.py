@@ -1,0 +1,30 @@
+"""AI providers: Gemini, OpenAI and an offline fake behind one router, with a shared key pool.
+
+The generate worker uses ``ProviderRouter.run`` / ``poll`` and the errors in ``base``; the bot
+uses ``moderation.check_prompt`` and ``Catalog.tiers`` for its menus. Adapters are imported
+lazily by the router, so importing this package costs nothing at a cold start.
+"""
+
+from genbot.providers.base import (
+    ExhaustedError,
+    GenerationRequest,
+    InvalidInputError,
+    MediaResult,
+    Pending,
+    ProviderError,
+    QuotaError,
+    RefusedError,
+    TransientError,
+)
+
+__all__ = [
+    "ExhaustedError",
+    "GenerationRequest",
+    "InvalidInputError",
+    "MediaResult",
+    "Pending",
+    "ProviderError",
+    "QuotaError",
+    "RefusedError",
+    "TransientError",
+]
