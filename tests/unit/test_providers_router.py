@@ -41,7 +41,7 @@ def test_video_round_trip_through_the_router(monkeypatch: pytest.MonkeyPatch) ->
     assert polls == 2 and isinstance(outcome, MediaResult) and outcome.mime == "video/mp4"
 
 
-def test_missing_input_image_is_invalid_input_before_any_provider_call(
+def test_missing_input_is_invalid_before_any_provider_call(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     with pytest.raises(InvalidInputError):
