@@ -617,6 +617,21 @@ class LocalStack:
         from genbot.config import get_settings
 
         settings = get_settings()
+        try:
+            from genbot.providers.catalog import Catalog
+
+            names = Catalog.load(settings).providers()
+        except Exception as exc:  # the banner must not fail on it
+            log.warning("could not read the provider catalog: %s", exc)
+            names = []
+        if names:
+            labels = {
+                "fake": "fake (offline, deterministic; no OPENAI_API_KEY / GEMINI_API_KEYS set)",
+                "gemini": f"gemini ({len(settings.gemini_api_keys)} key(s), "
+                f"{settings.gemini_base_url or 'Google'})",
+                "openai": f"openai ({settings.openai_base_url or 'OpenAI'})",
+            }
+            return [labels.get(name, name) for name in names]
         active = []
         if settings.gemini_api_keys:
             where = settings.gemini_base_url or "Google"
