@@ -266,3 +266,67 @@ def test_genbot_dev_runs_as_a_command(tmp_path: Path) -> None:
         rest, _ = process.communicate(timeout=WAIT)
     assert process.returncode == 0, "".join(lines) + rest
     assert "genbot dev: stopped" in rest
+
+
+def chromium_or_skip() -> str:
+    path = "/usr/bin/chromium"
+    if not os.path.exists(path):
+        if os.environ.get("CI"):
+            pytest.fail("/usr/bin/chromium is missing (CI must have it: scripts/setup installs it)")
+        pytest.skip("/usr/bin/chromium is missing")
+    return path
+
+
+def test_a_person_generates_a_picture_in_the_web_chat(stack: LocalStack) -> None:
+    """Real Chromium on the stand-in's web chat: /start, Generate, a prompt, the photo arrives."""
+    executable = chromium_or_skip()
+    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+    from playwright.sync_api import expect, sync_playwright
+
+    artifacts = Path(__file__).parent / "artifacts"
+    artifacts.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=executable,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            page.set_default_timeout(WAIT * 1000)
+            page.goto(str(stack.chat_url))
+            page.fill("#new-user-name", "Маша")
+            page.select_option("#new-user-lang", "ru")
+            page.click("#new-user button[type=submit]")
+            expect(page.locator("#chat-as")).to_contain_text("Маша")
+
+            def send(text: str) -> None:
+                page.fill("#text", text)
+                page.click("#send")
+
+            def press(label: str) -> None:
+                page.locator(".inline-kb button", has_text=label).last.click()
+
+            send("/start")
+            page.locator("#reply-keyboard button", has_text="Создать").click()
+            press("Картинка по описанию")
+            press("Стандарт")
+            send("a lighthouse on a cliff at dusk")
+            press("Запустить")
+            photo = page.locator(".row.in .bubble.has-media img").last
+            expect(photo).to_be_visible()
+            page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=photo.element_handle())
+            expect(page.locator(".row.in .bubble.has-media").last).to_contain_text("a lighthouse on a cliff")
+            page.locator("#messages").evaluate("box => { box.scrollTop = box.scrollHeight; }")
+            page.screenshot(path=str(artifacts / "local_stack_chat.png"))
+        finally:
+            browser.close()
+
+    (user,) = [u for u in User.scan(consistent_read=True) if u.first_name == "Маша"]
+    assert user.balance == 2 and audit() == []
