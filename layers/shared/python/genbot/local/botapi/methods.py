@@ -569,7 +569,7 @@ class BotApiMethods(StandInState):
                 raise BadRequest("CHARGE_ALREADY_REFUNDED")
             charge["refunded"] = True
         if charge["amount"]:
-            self.toast(user_id, f"Refunded {charge['amount']} ⭐")
+            self.toast(user_id, f"Refunded {charge['amount']} Stars")
         return True
 
     async def _m_editUserStarSubscription(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:

@@ -1,0 +1,258 @@
+"""The web chat page in a real Chromium: a person types, sees the bot's photo and buttons, presses one.
+
+A tiny bot lives in the test: the stand-in hands each update to ``on_update``, which answers
+through the stand-in's HTTP API with real aiogram. The browser never leaves 127.0.0.1.
+Chromium is Debian's (/usr/bin/chromium); Playwright never downloads a browser here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import io
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.types import (
+    BufferedInputFile,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    LabeledPrice,
+    ReplyKeyboardMarkup,
+)
+from PIL import Image
+
+from genbot.local.botapi import BotApiStandIn
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists() and not os.environ.get("CI"):
+    pytest.skip(
+        "Chromium is not installed at /usr/bin/chromium (apt-get install chromium); in CI this fails",
+        allow_module_level=True,
+    )
+
+from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+
+TOKEN = "123456:TEST-webchat"
+ARTIFACTS = Path(__file__).parent / "artifacts"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def picture() -> bytes:
+    image = Image.new("RGB", (480, 320), "#5aa9e6")
+    for x in range(120, 360):
+        for y in range(100, 220):
+            image.putpixel((x, y), (255, 214, 102))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+class TinyBot:
+    """Answers like a real bot would, through the Bot API (aiogram over HTTP), one update at a time."""
+
+    def __init__(self, server: BotApiStandIn) -> None:
+        self.server = server
+        self.image = picture()
+        self.errors: list[BaseException] = []
+
+    def __call__(self, update: dict[str, Any]) -> None:
+        try:
+            asyncio.run(self.handle(update))
+        except BaseException as exc:  # surfaced by the test, not lost in the callback thread
+            self.errors.append(exc)
+            raise
+
+    async def handle(self, update: dict[str, Any]) -> None:
+        bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(self.server.base_url)))
+        try:
+            if "callback_query" in update:
+                query = update["callback_query"]
+                choice = {"yes": "Да", "no": "Нет"}[query["data"]]
+                await bot.answer_callback_query(query["id"], text=f"Выбрано: {choice}")
+                await bot.edit_message_text(
+                    f"Вы выбрали: <b>{choice}</b>",
+                    chat_id=query["message"]["chat"]["id"],
+                    message_id=query["message"]["message_id"],
+                    parse_mode="HTML",
+                )
+                return
+            if "pre_checkout_query" in update:
+                await bot.answer_pre_checkout_query(update["pre_checkout_query"]["id"], ok=True)
+                return
+            message = update["message"]
+            chat_id, text = message["chat"]["id"], message.get("text", "")
+            if "successful_payment" in message:
+                await bot.send_message(chat_id, "Спасибо! +100 кредитов")
+                return
+            if text == "/buy":
+                await bot.send_invoice(
+                    chat_id,
+                    title="100 кредитов",
+                    description="Пакет S: 100 генераций",
+                    payload="pack:s",
+                    currency="XTR",
+                    prices=[LabeledPrice(label="S", amount=100)],
+                )
+                return
+            if text == "Помощь":
+                await bot.send_message(chat_id, "Это <b>помощь</b> и <code>/start</code>", parse_mode="HTML")
+                return
+            await bot.send_chat_action(chat_id, "upload_photo")
+            await asyncio.sleep(1.0)
+            await bot.send_photo(
+                chat_id,
+                BufferedInputFile(self.image, "sun.png"),
+                caption="<b>Солнце</b> над морем",
+                parse_mode="HTML",
+                reply_markup=ReplyKeyboardMarkup(
+                    keyboard=[[KeyboardButton(text="Помощь"), KeyboardButton(text="Меню")]],
+                    resize_keyboard=True,
+                ),
+            )
+            await bot.send_message(
+                chat_id,
+                f"Вы написали: <i>{html.escape(text)}</i>\nВыберите:",
+                parse_mode="HTML",
+                reply_markup=InlineKeyboardMarkup(
+                    inline_keyboard=[
+                        [
+                            InlineKeyboardButton(text="Да", callback_data="yes"),
+                            InlineKeyboardButton(text="Нет", callback_data="no"),
+                        ]
+                    ]
+                ),
+            )
+        finally:
+            await bot.session.close()
+
+
+@pytest.fixture
+def server() -> Iterator[BotApiStandIn]:
+    stand_in = BotApiStandIn(token=TOKEN, bot_username="genbot_local_bot").start()
+    yield stand_in
+    stand_in.stop()
+
+
+@pytest.fixture
+def page() -> Iterator[Page]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1100, "height": 820}, locale="ru-RU")
+            yield context.new_page()
+        finally:
+            browser.close()
+
+
+def test_a_person_chats_with_the_bot_in_the_browser(server: BotApiStandIn, page: Page) -> None:
+    tiny_bot = TinyBot(server)
+    server.on_update = tiny_bot
+    page.goto(f"{server.base_url}/")
+    expect(page.locator("#bot-name")).to_have_text("genbot @genbot_local_bot")
+    expect(page.locator("#users li.active")).to_contain_text("Анна")
+
+    page.locator("#text").fill("Привет <b>бот</b>!")
+    page.locator("#text").press("Enter")
+
+    expect(page.locator(".row.out .text").first).to_have_text("Привет <b>бот</b>!")
+    expect(page.locator("#bot-status")).to_have_text("sending photo…")
+    photo = page.locator(".row.in .media img")
+    expect(photo).to_be_visible(timeout=15_000)
+    assert photo.evaluate("img => img.naturalWidth") == 480
+    expect(page.locator(".row.in .text strong").first).to_have_text("Солнце")
+
+    asked = page.locator(".row.in", has_text="Вы написали")
+    expect(asked).to_be_visible(timeout=15_000)
+    question = page.locator(f'.row[data-message-id="{asked.get_attribute("data-message-id")}"]')
+    # the user's "<b>" came back escaped: shown as text, never as markup
+    expect(question.locator(".text em")).to_have_text("Привет <b>бот</b>!")
+    assert question.locator(".text em b").count() == 0
+    expect(page.locator("#reply-keyboard button", has_text="Помощь")).to_be_visible()
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "webchat-buttons.png"))
+    question.locator(".inline-kb button", has_text="Да").click()
+    expect(page.locator(".toast", has_text="Выбрано: Да")).to_be_visible(timeout=10_000)
+    expect(question.locator(".text")).to_have_text("Вы выбрали: Да")
+    expect(question.locator(".text strong")).to_have_text("Да")
+    expect(question.locator(".meta")).to_contain_text("edited")
+    expect(question.locator(".inline-kb")).to_have_count(0)
+
+    page.locator("#reply-keyboard button", has_text="Помощь").click()
+    expect(page.locator(".row.in .text code")).to_have_text("/start", timeout=10_000)
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "webchat.png"))
+    assert not tiny_bot.errors
+
+    calls = {c.method for c in server.calls if c.ok}
+    assert {"sendChatAction", "sendPhoto", "sendMessage", "answerCallbackQuery", "editMessageText"} <= calls
+    texts = [m.get("text") or m.get("caption") for m in server.chat_messages(100001)]
+    assert texts[:4] == ["Привет <b>бот</b>!", "Солнце над морем", "Вы выбрали: Да", "Помощь"]
+
+
+def test_users_switch_and_a_photo_upload_reaches_the_bot(
+    server: BotApiStandIn, page: Page, tmp_path: Path
+) -> None:
+    updates: list[dict[str, Any]] = []
+    server.on_update = updates.append
+    page.goto(f"{server.base_url}/")
+    expect(page.locator("#users li")).to_have_count(2)
+
+    page.locator("#new-user-name").fill("Борис")
+    page.locator("#new-user-lang").select_option("en")
+    page.locator("#new-user button").click()
+    expect(page.locator("#users li.active")).to_contain_text("Борис")
+    expect(page.locator(".empty")).to_be_visible()
+
+    image = tmp_path / "cat.png"
+    image.write_bytes(picture())
+    page.locator("#text").fill("подпись")
+    page.locator("#attach-button").click()
+    with page.expect_file_chooser() as chooser:
+        page.locator("#attach-menu button[data-kind=photo]").click()
+    chooser.value.set_files(str(image))
+
+    expect(page.locator(".row.out .media img")).to_be_visible(timeout=10_000)
+    expect(page.locator(".row.out .text")).to_have_text("подпись")
+    message = updates[-1]["message"]
+    assert message["from"]["first_name"] == "Борис" and message["from"]["language_code"] == "en"
+    assert message["caption"] == "подпись" and message["photo"][-1]["width"] == 480
+
+
+def test_an_invoice_is_paid_from_the_page(server: BotApiStandIn, page: Page) -> None:
+    tiny_bot = TinyBot(server)
+    server.on_update = tiny_bot
+    page.goto(f"{server.base_url}/")
+    page.locator("#text").fill("/buy")
+    page.locator("#text").press("Enter")
+
+    card = page.locator(".invoice")
+    expect(card).to_contain_text("100 кредитов", timeout=10_000)
+    expect(card).to_contain_text("100 ★")
+    card.locator(".pay-button").click()
+
+    expect(page.locator(".service")).to_have_text("You paid 100 ★", timeout=10_000)
+    expect(page.locator(".row.in .text", has_text="Спасибо!")).to_be_visible(timeout=10_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "webchat-invoice.png"))
+    assert not tiny_bot.errors
+    (pre_checkout,) = server.calls_for("answerPreCheckoutQuery")
+    assert pre_checkout.params["ok"] is True
