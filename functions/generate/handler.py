@@ -9,7 +9,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from genbot.jobs.worker import handle_record
 from genbot.observability import logger, metrics, tracer
 
-processor = BatchProcessor(event_type=EventType.SQS)
+# Batch size is 1: a failed record is the whole batch. Report it as a batch item failure (the
+# worker already set its backoff) rather than a function error that would trip the alarm.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -57,6 +57,11 @@ class JobsQueue:
             self.sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
         return 1
 
+    def redeliver(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Hand the handler a message it already saw (SQS delivers at least once)."""
+        result: dict[str, Any] = invoke("generate", sqs_event([message], self.arn))
+        return result
+
     def drain(self, limit: int = 30) -> int:
         done = 0
         while done < limit and self.run_once():

@@ -131,10 +131,7 @@ def test_a_refused_prompt_is_refunded_exactly_once_and_explained(user, telegram,
     message = jobs.receive()[0]
 
     for _ in range(3):  # the same message delivered again and again
-        jobs.sqs.change_message_visibility(
-            QueueUrl=jobs.url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-        )
-        jobs.run_once()
+        jobs.redeliver(message)
 
     job = only_job(USER)
     assert job.status == "failed" and job.error_code.startswith("refused")
@@ -196,16 +193,13 @@ def test_redelivered_message_and_a_crash_after_the_provider_call_send_one_result
     order_image(user, "two moons")
     s3 = boto3.client("s3")
     s3.delete_bucket(Bucket=aws["MEDIA_BUCKET"])
-    jobs.run_once()  # crashes after the provider answered: storing the result fails
-    s3.create_bucket(Bucket=aws["MEDIA_BUCKET"])
     message = jobs.receive()[0]
+    jobs.redeliver(message)  # crashes after the provider answered: storing the result fails
+    assert only_job(USER).status == "running"
+    s3.create_bucket(Bucket=aws["MEDIA_BUCKET"])
 
-    event_twice = [message, message]
-    for m in event_twice:  # the same message delivered twice
-        jobs.sqs.change_message_visibility(
-            QueueUrl=jobs.url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
-        )
-        jobs.run_once()
+    jobs.redeliver(message)
+    jobs.redeliver(message)  # the same message delivered twice more
 
     assert only_job(USER).status == "succeeded"
     assert len(telegram.calls_for("sendPhoto")) == 1
@@ -213,12 +207,17 @@ def test_redelivered_message_and_a_crash_after_the_provider_call_send_one_result
     assert audit() == []
 
 
-def test_a_failed_send_is_retried_from_s3_without_a_second_provider_call(user, telegram, jobs) -> None:
+def test_a_user_who_blocked_the_bot_is_marked_and_the_result_kept(user, telegram, jobs, aws) -> None:
     order_image(user, "a quiet harbour")
     telegram.block(USER)
-    jobs.drain()  # blocked: nothing delivered, the user is marked, the result stays in S3
+
+    jobs.drain()
+
+    job = only_job(USER)
     assert User.get(USER).blocked is True
-    assert only_job(USER).status == "succeeded"
+    assert job.status == "succeeded" and telegram.calls_for("sendPhoto") == []
+    assert boto3.client("s3").head_object(Bucket=aws["MEDIA_BUCKET"], Key=job.result_key)
+    assert jobs.depth()["ApproximateNumberOfMessages"] == 0  # no retry loop against a 403
     telegram.unblock(USER)
 
 

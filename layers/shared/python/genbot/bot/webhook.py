@@ -53,7 +53,7 @@ class WebhookApp:
         if not settings.webhook_secret or not settings.bot_token:
             logger.error("BOT_TOKEN and WEBHOOK_SECRET must be set")
             return _response(500, {"error": "configuration"})
-        given = event.get_header_value(SECRET_HEADER, default_value="", case_sensitive=False) or ""
+        given = event.headers.get(SECRET_HEADER) or ""  # payload 2.0 lower-cases; lookup ignores case
         if not hmac.compare_digest(given.encode(), settings.webhook_secret.encode()):
             logger.warning(
                 "webhook secret mismatch", extra={"source_ip": event.request_context.http.source_ip}

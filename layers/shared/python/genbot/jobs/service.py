@@ -11,15 +11,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.expressions.update import Action
-from pynamodb.transactions import TransactWrite
 
 from genbot.config import Settings
 from genbot.jobs import queue
-from genbot.ledger import ConditionFailedError, Posting, apply, connection
+from genbot.ledger import ConditionFailedError, Posting, apply
 from genbot.observability import logger, metrics
 from genbot.store.models import Job, User, now_ms
+from genbot.store.transaction import Transaction, TransactionCancelledError
 
 TERMINAL = ("succeeded", "failed")
 
@@ -79,10 +79,10 @@ def create(settings: Settings, new: NewJob, *, draft_nonce: str | None = None) -
             Posting(new.user_id, f"job#{new.job_id}#debit", -new.price, "debit", note=new.mode),
             user_actions=actions,
             user_condition=condition,
-            extra=[lambda tw: tw.save(job, condition=Job.job_id.does_not_exist())],
+            extra=[lambda tx: tx.save("job", job, condition=Job.job_id.does_not_exist())],
         )
     except ConditionFailedError as exc:
-        if exc.index == 0:  # the job exists already: a replay
+        if exc.item == "job":  # the job exists already: a replay
             return None
         user = User.get(new.user_id, consistent_read=True)
         if user.active_jobs >= settings.max_user_queue:
@@ -137,32 +137,35 @@ def record_operation(job: Job, provider: str, operation: str, key_id: str, model
 def succeed(job: Job, *, result_key: str, mime: str, provider: str, text: str | None = None) -> bool:
     """running -> succeeded, claiming delivery; frees the user's slot. False if already moved."""
     now = int(time.time())
+    tx = Transaction()
+    tx.update(
+        "job",
+        job,
+        actions=[
+            Job.status.set("succeeded"),
+            Job.result_key.set(result_key),
+            Job.result_mime.set(mime),
+            Job.result_text.set(text) if text else Job.result_text.remove(),
+            Job.provider.set(provider),
+            Job.delivered.set(True),
+            Job.updated_at.set(now_ms()),
+        ],
+        condition=Job.status == "running",
+    )
+    tx.update(
+        "user",
+        User(job.user_id),
+        actions=[
+            User.active_jobs.add(-1),
+            User.generations.add(1),
+            User.first_generation_at.set(User.first_generation_at | now),
+        ],
+        condition=User.user_id.exists(),
+    )
     try:
-        with TransactWrite(connection=connection()) as tw:
-            tw.update(
-                job,
-                actions=[
-                    Job.status.set("succeeded"),
-                    Job.result_key.set(result_key),
-                    Job.result_mime.set(mime),
-                    Job.result_text.set(text) if text else Job.result_text.remove(),
-                    Job.provider.set(provider),
-                    Job.delivered.set(True),
-                    Job.updated_at.set(now_ms()),
-                ],
-                condition=Job.status == "running",
-            )
-            tw.update(
-                User(job.user_id),
-                actions=[
-                    User.active_jobs.add(-1),
-                    User.generations.add(1),
-                    User.first_generation_at.set(User.first_generation_at | now),
-                ],
-                condition=User.user_id.exists(),
-            )
-    except TransactWriteError as exc:
-        if any(r and r.code == "ConditionalCheckFailed" for r in exc.cancellation_reasons):
+        tx.commit()
+    except TransactionCancelledError as exc:
+        if exc.failed("job"):
             logger.info("job already finished", extra={"job_id": job.job_id})
             return False
         raise
@@ -177,7 +180,8 @@ def fail(job: Job, reason: str) -> bool:
             Posting(int(job.user_id), f"job#{job.job_id}#refund", int(job.price), "refund", note=reason),
             user_actions=[User.active_jobs.add(-1)],
             extra=[
-                lambda tw: tw.update(
+                lambda tx: tx.update(
+                    "job",
                     job,
                     actions=[
                         Job.status.set("failed"),

@@ -151,7 +151,7 @@ async def _request(settings: Settings, job: Job) -> GenerationRequest:
     if job.input_file_id:
         image, mime = await _download(settings, str(job.input_file_id))
     return GenerationRequest(
-        mode=job.mode,
+        mode=job.mode,  # type: ignore[arg-type]  # one of MODES: set by the bot from GenCb
         tier=str(job.tier),
         prompt=str(job.prompt or ""),
         image=image,

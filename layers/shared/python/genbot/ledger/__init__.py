@@ -7,7 +7,7 @@ from genbot.ledger.errors import (
     LedgerError,
     UnknownUserError,
 )
-from genbot.ledger.service import Posting, apply, balance_from_ledger, connection, history
+from genbot.ledger.service import Posting, apply, balance_from_ledger, history
 
 __all__ = [
     "ConditionFailedError",
@@ -18,6 +18,5 @@ __all__ = [
     "UnknownUserError",
     "apply",
     "balance_from_ledger",
-    "connection",
     "history",
 ]

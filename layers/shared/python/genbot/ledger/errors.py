@@ -14,15 +14,15 @@ class UnknownUserError(LedgerError):
 
 
 class ConditionFailedError(LedgerError):
-    """A caller-supplied extra item of the transaction failed its condition.
+    """An item of the transaction other than the ledger entry failed its condition.
 
-    ``index`` is the position among the caller's extra items, so the caller can tell which
-    business rule failed (e.g. the job already exists, too many active jobs).
+    ``item`` names it: a caller's extra item by the name it gave (e.g. "job"), or "user" when
+    the caller's own condition on the balance update failed (e.g. too many active jobs).
     """
 
-    def __init__(self, index: int, code: str) -> None:
-        super().__init__(f"extra transaction item {index} failed: {code}")
-        self.index = index
+    def __init__(self, item: str, code: str) -> None:
+        super().__init__(f"transaction item {item!r} failed: {code}")
+        self.item = item
         self.code = code
 
 

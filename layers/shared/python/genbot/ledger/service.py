@@ -14,13 +14,9 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache
 
-from pynamodb.connection import Connection
-from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
-from pynamodb.transactions import TransactWrite
 
 from genbot.ledger.errors import (
     ConditionFailedError,
@@ -30,10 +26,14 @@ from genbot.ledger.errors import (
 )
 from genbot.observability import logger
 from genbot.store.models import LedgerEntry, User, now_ms
+from genbot.store.transaction import Transaction, TransactionCancelledError, connection
 
-ExtraItem = Callable[[TransactWrite], None]
+ExtraItem = Callable[[Transaction], object]
+ENTRY, USER = "entry", "user"
 
 _CONFLICT_RETRIES = 8
+
+__all__ = ["ExtraItem", "Posting", "apply", "balance_from_ledger", "connection", "history"]
 
 
 @dataclass(frozen=True)
@@ -47,16 +47,6 @@ class Posting:
     note: str | None = None
 
 
-@cache
-def connection() -> Connection:
-    """One low-level connection per process (honours ``AWS_ENDPOINT_URL``)."""
-    return Connection(region=User.Meta.region)
-
-
-def _codes(exc: TransactWriteError) -> list[str | None]:
-    return [reason.code if reason else None for reason in exc.cancellation_reasons]
-
-
 def apply(
     posting: Posting,
     *,
@@ -67,17 +57,9 @@ def apply(
     """Apply ``posting`` once. Returns False when it was already applied (a replay).
 
     ``user_actions``/``user_condition`` ride on the same balance update (e.g. count an
-    active job and cap it); ``extra`` items are added to the transaction after the two
-    ledger items. Raises InsufficientFundsError, UnknownUserError, ConditionFailedError.
+    active job and cap it); ``extra`` items (named by the caller) join the transaction.
+    Raises InsufficientFundsError, UnknownUserError, ConditionFailedError.
     """
-    entry = LedgerEntry(
-        posting.user_id,
-        posting.op_id,
-        delta=posting.delta,
-        kind=posting.kind,
-        note=posting.note,
-        created_at=now_ms(),
-    )
     condition = User.user_id.exists()
     if posting.delta < 0:
         condition &= User.balance >= -posting.delta
@@ -86,28 +68,32 @@ def apply(
     actions = [User.balance.add(posting.delta), *user_actions]
 
     for attempt in range(_CONFLICT_RETRIES):
+        entry = LedgerEntry(
+            posting.user_id,
+            posting.op_id,
+            delta=posting.delta,
+            kind=posting.kind,
+            note=posting.note,
+            created_at=now_ms(),
+        )
+        tx = Transaction()
+        tx.save(ENTRY, entry, condition=LedgerEntry.op_id.does_not_exist())
+        tx.update(USER, User(posting.user_id), actions=actions, condition=condition)
+        for add in extra:
+            add(tx)
         try:
-            with TransactWrite(connection=connection()) as tw:
-                tw.save(entry, condition=LedgerEntry.op_id.does_not_exist())
-                tw.update(User(posting.user_id), actions=actions, condition=condition)
-                for add in extra:
-                    add(tw)
-        except TransactWriteError as exc:
-            codes = _codes(exc)
-            if not codes:
-                raise
-            if codes[0] == "ConditionalCheckFailed":
+            tx.commit()
+        except TransactionCancelledError as exc:
+            if exc.failed(ENTRY):
                 logger.info("ledger replay", extra={"op_id": posting.op_id, "user_id": posting.user_id})
                 return False
-            if "TransactionConflict" in codes:
+            if exc.conflict:
                 time.sleep(min(0.5, 0.01 * 2**attempt) * random.random())
                 continue
-            if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
+            if exc.failed(USER):
                 _raise_user_condition(posting)
-            for index, code in enumerate(codes[2:]):
-                if code and code != "None":
-                    raise ConditionFailedError(index, code) from exc
-            raise
+            failed = next((name for name, code in exc.reasons.items() if code and code != "None"), "?")
+            raise ConditionFailedError(failed, exc.reasons.get(failed) or "?") from exc
         logger.info(
             "ledger applied",
             extra={"op_id": posting.op_id, "user_id": posting.user_id, "delta": posting.delta},
@@ -124,7 +110,7 @@ def _raise_user_condition(posting: Posting) -> None:
         raise UnknownUserError(posting.user_id) from None
     if posting.delta < 0 and user.balance < -posting.delta:
         raise InsufficientFundsError(posting.user_id)
-    raise ConditionFailedError(-1, "UserConditionFailed")
+    raise ConditionFailedError(USER, "ConditionalCheckFailed")
 
 
 def history(user_id: int, limit: int = 5) -> list[LedgerEntry]:

@@ -10,13 +10,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
-from pynamodb.transactions import TransactWrite
+from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from genbot.config import Settings
-from genbot.ledger import connection
 from genbot.observability import logger, metrics
 from genbot.store.models import LedgerEntry, User, now_ms
+from genbot.store.transaction import Transaction, TransactionCancelledError
 
 
 @dataclass(frozen=True)
@@ -56,56 +55,47 @@ def register(
         created_at=int(time.time()),
     )
     try:
-        _create(settings, user, referrer_id)
+        _create(settings, user, referrer_id).commit()
         rewarded = referrer_id
-    except TransactWriteError as exc:
-        codes = [r.code if r else None for r in exc.cancellation_reasons]
-        if not codes or codes[0] != "ConditionalCheckFailed":
-            if referrer_id is None or "ConditionalCheckFailed" not in codes:
-                raise
-            # The referrer is unknown: register without the referral.
-            logger.info("unknown referrer ignored", extra={"referrer_id": referrer_id})
-            user.referrer_id = None
-            return register(settings, user_id, language=language, first_name=first_name, username=username)
-        existing = get_user(user_id)
-        assert existing is not None
-        return Registration(existing, created=False)
+    except TransactionCancelledError as exc:
+        if exc.failed("user"):
+            existing = get_user(user_id)
+            assert existing is not None
+            return Registration(existing, created=False)
+        if referrer_id is None or not exc.failed("referrer"):
+            raise
+        logger.info("unknown referrer ignored", extra={"referrer_id": referrer_id})
+        return register(settings, user_id, language=language, first_name=first_name, username=username)
     metrics.add_metric(name="UsersRegistered", unit="Count", value=1)
     return Registration(user, created=True, referrer_rewarded=rewarded)
 
 
-def _create(settings: Settings, user: User, referrer_id: int | None) -> None:
-    with TransactWrite(connection=connection()) as tw:
-        tw.save(user, condition=User.user_id.does_not_exist())
-        if settings.free_credits:
-            tw.save(
-                LedgerEntry(
-                    user.user_id,
-                    "bonus#welcome",
-                    delta=settings.free_credits,
-                    kind="welcome",
-                    created_at=now_ms(),
-                ),
-                condition=LedgerEntry.op_id.does_not_exist(),
+def _create(settings: Settings, user: User, referrer_id: int | None) -> Transaction:
+    """The user, its welcome entry and the referral reward as one transaction.
+
+    The welcome credits are the new item's starting balance, so both ledger entries are
+    written here directly (the ledger's own ``apply`` moves an existing balance).
+    """
+    tx = Transaction().save("user", user, condition=User.user_id.does_not_exist())
+    if settings.free_credits:
+        welcome = LedgerEntry(
+            user.user_id, "bonus#welcome", delta=settings.free_credits, kind="welcome", created_at=now_ms()
+        )
+        tx.save("welcome", welcome, condition=LedgerEntry.op_id.does_not_exist())
+    if referrer_id is not None:
+        reward = settings.referral_reward
+        if reward:
+            entry = LedgerEntry(
+                referrer_id, f"ref#{user.user_id}", delta=reward, kind="referral", created_at=now_ms()
             )
-        if referrer_id is not None:
-            reward = settings.referral_reward
-            if reward:
-                tw.save(
-                    LedgerEntry(
-                        referrer_id,
-                        f"ref#{user.user_id}",
-                        delta=reward,
-                        kind="referral",
-                        created_at=now_ms(),
-                    ),
-                    condition=LedgerEntry.op_id.does_not_exist(),
-                )
-            tw.update(
-                User(referrer_id),
-                actions=[User.balance.add(reward), User.referrals.add(1)],
-                condition=User.user_id.exists(),
-            )
+            tx.save("referral", entry, condition=LedgerEntry.op_id.does_not_exist())
+        tx.update(
+            "referrer",
+            User(referrer_id),
+            actions=[User.balance.add(reward), User.referrals.add(1)],
+            condition=User.user_id.exists(),
+        )
+    return tx
 
 
 def set_language(user_id: int, language: str) -> None:
@@ -116,5 +106,5 @@ def set_blocked(user_id: int, blocked: bool) -> None:
     """Remember that the user blocked (or unblocked) the bot, so we stop messaging them."""
     try:
         User(user_id).update(actions=[User.blocked.set(blocked)], condition=User.user_id.exists())
-    except Exception:  # a user we never registered: nothing to remember
+    except UpdateError:  # a user we never registered: nothing to remember
         logger.info("blocked flag for unknown user", extra={"user_id": user_id})
