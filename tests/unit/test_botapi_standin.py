@@ -591,3 +591,101 @@ def test_set_my_commands_validates(standin: BotApiStandIn) -> None:
 
     asyncio.run(scenario())
     assert standin.commands("ru") == [{"command": "start", "description": "Начать"}]
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "GIF", "WEBP"])
+def test_image_size_reads_the_header(fmt: str) -> None:
+    from genbot.local.botapi.files import image_size
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (123, 45), "red").save(buffer, fmt)
+    assert image_size(buffer.getvalue()) == (123, 45)
+    assert image_size(b"plain text") is None
+
+
+def test_photo_by_url_loopback_is_fetched_other_hosts_are_kept_as_links(standin: BotApiStandIn) -> None:
+    image = png((200, 100))
+    stored = standin.user_photo(USER, image)["message"]["photo"][-1]
+
+    async def scenario() -> None:
+        async with bot_for(standin) as bot:
+            file = await bot.get_file(stored["file_id"])
+            url = f"{standin.base_url}/file/bot{TOKEN}/{file.file_path}"
+            fetched = await bot.send_photo(USER, url)
+            assert fetched.photo is not None and fetched.photo[-1].width == 200
+            assert fetched.photo[-1].file_id != stored["file_id"]
+            with pytest.raises(TelegramBadRequest, match="failed to get HTTP URL content"):
+                await bot.send_photo(USER, f"{standin.base_url}/file/bot{TOKEN}/photos/missing.jpg")
+            remote = await bot.send_photo(USER, "https://example.com/cat.jpg")  # no network: not fetched
+            assert remote.photo
+            remote_file = await bot.get_file(remote.photo[-1].file_id)
+            assert remote_file.file_path is None
+
+    asyncio.run(scenario())
+
+
+def test_allowed_updates_and_a_second_poller_conflict(standin: BotApiStandIn) -> None:
+    async def scenario() -> None:
+        async with bot_for(standin) as bot, bot_for(standin) as other:
+            standin.user_message(USER, "text")
+            standin.pre_checkout(USER, "p", 1)
+            updates = await bot.get_updates(allowed_updates=["pre_checkout_query"])
+            assert [u.event_type for u in updates] == ["pre_checkout_query"]
+
+            waiting = asyncio.create_task(bot.get_updates(offset=updates[-1].update_id + 1, timeout=5))
+            await asyncio.sleep(0.3)
+            assert await other.get_updates(offset=updates[-1].update_id + 1) == []
+            with pytest.raises(TelegramConflictError, match="terminated by other getUpdates request"):
+                await waiting
+
+    asyncio.run(scenario())
+
+
+def test_replies_to_missing_messages_and_bad_markup(standin: BotApiStandIn) -> None:
+    async def scenario() -> None:
+        async with bot_for(standin) as bot:
+            first = await bot.send_message(USER, "first")
+            reply = await bot.send_message(USER, "second", reply_to_message_id=first.message_id)
+            assert reply.reply_to_message is not None and reply.reply_to_message.text == "first"
+            with pytest.raises(TelegramBadRequest, match="message to be replied not found"):
+                await bot.send_message(USER, "x", reply_to_message_id=999)
+            with pytest.raises(TelegramBadRequest, match='Unsupported start tag "" at byte offset 2'):
+                await bot.send_message(USER, "a < b", parse_mode="HTML")
+
+    asyncio.run(scenario())
+    status, body = raw(
+        standin,
+        "sendMessage",
+        json.dumps(
+            {"chat_id": USER, "text": "x", "reply_markup": {"inline_keyboard": [[{"text": "t"}]]}}
+        ).encode(),
+        "application/json",
+    )
+    assert status == 400 and "Text buttons are unallowed in the inline keyboard" in body["description"]
+
+
+def test_webchat_api_users_send_and_long_poll(standin: BotApiStandIn) -> None:
+    def call(path: str, body: dict[str, Any] | None = None) -> Any:
+        request = urllib.request.Request(
+            f"{standin.base_url}/webchat/api/{path}",
+            data=json.dumps(body).encode() if body is not None else None,
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return json.loads(answer.read())
+
+    with urllib.request.urlopen(f"{standin.base_url}/", timeout=5) as page:
+        assert page.headers["Content-Type"] == "text/html; charset=utf-8"
+        assert "app.js" in page.read().decode()
+    session = call("session")
+    assert session["bot"]["username"] == "genbot_local_bot" and len(session["users"]) == 2
+    user = call("users", {"first_name": "Вера", "language_code": "en"})
+    assert user["language_code"] == "en"
+    empty = call(f"chat?user_id={user['id']}&since=-1")
+    call("send", {"user_id": user["id"], "text": "привет"})
+    started = time.monotonic()
+    chat = call(f"chat?user_id={user['id']}&since={empty['version']}&wait=5")
+    assert time.monotonic() - started < 3
+    assert [(m["out"], m["text"]) for m in chat["messages"]] == [(True, "привет")]
+    status, body = raw(standin, "getUpdates", b"{}", "application/json")  # the update waits for the bot
+    assert status == 200 and body["result"][-1]["message"]["from"]["first_name"] == "Вера"

@@ -32,7 +32,7 @@ _SIMPLE_TAGS = {
 }
 SUPPORTED_TAGS = frozenset({*_SIMPLE_TAGS, "a", "code", "pre", "span", "blockquote", "tg-emoji"})
 _NAMED_REFS = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
-_TAG_NAME = re.compile(r"[A-Za-z0-9-]*")
+_TAG_NAME = re.compile(r"[^\s>]*")  # as tdlib: up to a space or ">"
 _ATTR_NAME = re.compile(r"[A-Za-z0-9_-]*")
 
 
@@ -177,11 +177,10 @@ def parse_html(source: str) -> tuple[str, list[dict[str, Any]]]:
             continue
         tag_start = pos
         if source.startswith("</", pos):
-            match = _TAG_NAME.match(source, pos + 2)
-            name = match.group(0).lower() if match else ""
             end = source.find(">", pos)
             if end == -1:
                 raise _fail(f"Unclosed end tag at byte offset {_byte_offset(source, tag_start)}")
+            name = source[pos + 2 : end].strip().lower()
             if not stack:
                 raise _fail(f"Unexpected end tag at byte offset {_byte_offset(source, tag_start)}")
             top = stack[-1]
@@ -209,6 +208,8 @@ def parse_html(source: str) -> tuple[str, list[dict[str, Any]]]:
             continue
         match = _TAG_NAME.match(source, pos + 1)
         name = match.group(0).lower() if match else ""
+        if match is None or match.end() >= n:
+            raise _fail(f"Unclosed start tag at byte offset {_byte_offset(source, tag_start)}")
         if name not in SUPPORTED_TAGS:
             raise _fail(f'Unsupported start tag "{name}" at byte offset {_byte_offset(source, tag_start)}')
         attrs, pos = _read_attrs(source, pos + 1 + len(name), tag_start)
