@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import mimetypes
 import secrets
-import threading
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -489,10 +488,14 @@ class BotApiMethods(StandInState):
 
     def start_payment(self, user_id: int, invoice: dict[str, Any]) -> dict[str, Any]:
         """The user pressed Pay: pre_checkout_query now, successful_payment once the bot says ok."""
-        update = self.pre_checkout(user_id, invoice["payload"], invoice["total_amount"], invoice["currency"])
+        update = self._pre_checkout(
+            user_id,
+            invoice["payload"],
+            invoice["total_amount"],
+            invoice["currency"],
+            {"invoice": invoice, "web": True},
+        )
         query_id = update["pre_checkout_query"]["id"]
-        with self._lock:
-            self._pre_checkouts[query_id].update(invoice=invoice, web=True)
         loop = self._loop
         if loop is not None:
             loop.call_soon_threadsafe(loop.call_later, 10.0, self._payment_timeout, query_id)
@@ -542,18 +545,8 @@ class BotApiMethods(StandInState):
                 "is_first_recurring": True,
             }
         charge = f"stxLOCAL{secrets.token_hex(16)}"
-        threading.Thread(
-            target=self.successful_payment,
-            args=(
-                pending["user_id"],
-                invoice["payload"],
-                invoice["total_amount"],
-                charge,
-                invoice["currency"],
-            ),
-            kwargs=extra,
-            daemon=True,
-        ).start()
+        payload, amount, currency = invoice["payload"], invoice["total_amount"], invoice["currency"]
+        self.successful_payment(pending["user_id"], payload, amount, charge, currency, **extra)
 
     async def _m_refundStarPayment(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:
         user_id, charge_id = params.get("user_id"), str(params.get("telegram_payment_charge_id") or "")

@@ -367,10 +367,15 @@ class StandInState:
         self, user_id: int, payload: str, total_amount: int, currency: str = "XTR"
     ) -> dict[str, Any]:
         """A pre_checkout_query (the user pressed Pay), injected; the bot must answer within 10 s."""
+        return self._pre_checkout(user_id, payload, total_amount, currency, {})
+
+    def _pre_checkout(
+        self, user_id: int, payload: str, total_amount: int, currency: str, extra: dict[str, Any]
+    ) -> dict[str, Any]:
         user = self._user(user_id)
         query_id = str(secrets.randbelow(9 * 10**18) + 10**18)
-        with self._lock:
-            self._pre_checkouts[query_id] = {"user_id": user_id, "answered": False}
+        with self._lock:  # registered before the bot can see (and answer) the query
+            self._pre_checkouts[query_id] = {"user_id": user_id, "answered": False, **extra}
         query = {
             "id": query_id,
             "from": user.as_user(),
