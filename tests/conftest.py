@@ -54,10 +54,10 @@ def aws(moto_endpoint: str) -> dict[str, str]:
     env = bootstrap(prefix="genbot", endpoint=moto_endpoint)
     os.environ.update(env)
     from genbot.config import get_settings
-    from genbot.jobs import pricing
+    from genbot.store import settings
 
     get_settings.cache_clear()
-    pricing.clear_cache()
+    settings.clear_cache()
     return env
 
 

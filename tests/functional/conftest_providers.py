@@ -51,9 +51,9 @@ def openai_api(_openai_server: OpenAIStandIn) -> OpenAIStandIn:
 @pytest.fixture
 def pool_tables(aws: dict[str, str]) -> dict[str, str]:
     """Fresh tables for the key pool, and no cached settings items from an earlier test."""
-    from genbot.providers import catalog
+    from genbot.store import settings
 
-    catalog.clear_cache()
+    settings.clear_cache()
     return aws
 
 

@@ -215,7 +215,8 @@ def test_a_user_who_blocked_the_bot_is_marked_and_the_result_kept(user, telegram
 
     job = only_job(USER)
     assert User.get(USER).blocked is True
-    assert job.status == "succeeded" and telegram.calls_for("sendPhoto") == []
+    assert job.status == "succeeded"
+    assert [c.response["error_code"] for c in telegram.calls_for("sendPhoto")] == [403]
     assert boto3.client("s3").head_object(Bucket=aws["MEDIA_BUCKET"], Key=job.result_key)
     assert jobs.depth()["ApproximateNumberOfMessages"] == 0  # no retry loop against a 403
     telegram.unblock(USER)

@@ -7,16 +7,8 @@ accepting a generation costs no extra DynamoDB call in the common case.
 
 from __future__ import annotations
 
-import time
-from typing import Any
-
-from pynamodb.exceptions import DoesNotExist
-
 from genbot.config import Settings
-from genbot.store.models import SettingItem
-
-CACHE_SECONDS = 60
-_cache: dict[str, tuple[float, dict[str, Any]]] = {}
+from genbot.store.settings import cached_setting
 
 
 def default_prices(settings: Settings) -> dict[str, int]:
@@ -31,27 +23,9 @@ def default_prices(settings: Settings) -> dict[str, int]:
     }
 
 
-def setting(key: str) -> dict[str, Any]:
-    """A settings item's JSON value (cached per process for a minute); {} when absent."""
-    now = time.monotonic()
-    hit = _cache.get(key)
-    if hit and now - hit[0] < CACHE_SECONDS:
-        return hit[1]
-    try:
-        value = SettingItem.get(key).value or {}
-    except DoesNotExist:
-        value = {}
-    _cache[key] = (now, value)
-    return value
-
-
-def clear_cache() -> None:
-    _cache.clear()
-
-
 def price(settings: Settings, mode: str, tier: str) -> int:
     key = f"{mode}/{tier}"
-    override = setting("prices").get(key)
+    override = (cached_setting("prices") or {}).get(key)
     if isinstance(override, int) and override >= 0:
         return override
     prices = default_prices(settings)

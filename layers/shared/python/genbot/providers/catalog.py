@@ -20,17 +20,16 @@ from __future__ import annotations
 
 import copy
 import os
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from genbot.config import Settings
 from genbot.observability import logger
 from genbot.providers.base import MODES
+from genbot.store.settings import cached_setting
 
 REAL_PROVIDERS = ("gemini", "openai")
 KNOWN_PROVIDERS = (*REAL_PROVIDERS, "fake")
-CACHE_SECONDS = 60.0
 
 
 def _e(provider: str, model: str, **options: Any) -> dict[str, Any]:
@@ -86,40 +85,6 @@ class CatalogEntry:
     provider: str
     model: str
     options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
-
-
-_cache: dict[str, tuple[float, Any]] = {}
-
-
-def cached_setting(key: str) -> Any:
-    """A settings item's JSON value, cached per process for a minute; None when absent.
-
-    A failed read (table missing, throttling) is logged and treated as "no override": the
-    defaults keep the bot working.
-    """
-    from pynamodb.exceptions import DoesNotExist, PynamoDBException
-
-    from genbot.store.models import SettingItem
-
-    now = time.monotonic()
-    cache_key = f"{SettingItem.Meta.table_name}/{key}"
-    hit = _cache.get(cache_key)
-    if hit and now - hit[0] < CACHE_SECONDS:
-        return hit[1]
-    try:
-        value = SettingItem.get(key).value
-    except DoesNotExist:
-        value = None
-    except PynamoDBException as exc:
-        logger.warning("settings item unreadable; using defaults", extra={"key": key, "error": str(exc)})
-        value = None
-    _cache[cache_key] = (now, value)
-    return value
-
-
-def clear_cache() -> None:
-    """Forget cached settings items (tests, and after the operator edits the catalog)."""
-    _cache.clear()
 
 
 def _fake_mode() -> str:

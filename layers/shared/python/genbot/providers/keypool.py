@@ -34,7 +34,7 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 from genbot.config import Settings
 from genbot.observability import logger
 from genbot.providers.base import ExhaustedError
-from genbot.providers.catalog import cached_setting
+from genbot.store.settings import cached_setting
 from genbot.store.models import SettingItem, now_ms
 
 DEFAULT_QUOTA = 500

@@ -17,9 +17,6 @@ from __future__ import annotations
 
 import re
 
-import openai
-from openai import AsyncOpenAI
-
 from genbot.config import Settings
 from genbot.observability import logger
 from genbot.providers.base import RefusedError
@@ -64,6 +61,11 @@ async def check_prompt(settings: Settings, prompt: str) -> None:
     keys = [k.strip() for k in settings.openai_api_key.split(",") if k.strip()]
     if not keys or not prompt.strip():
         return
+    # Imported here: the webhook imports this module, and openai costs ~0.5 s of cold start
+    # that deployments without an OpenAI key should not pay.
+    import openai
+    from openai import AsyncOpenAI
+
     try:
         async with AsyncOpenAI(
             api_key=keys[0],
