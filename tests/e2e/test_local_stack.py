@@ -285,6 +285,7 @@ def test_a_person_generates_a_picture_in_the_web_chat(stack: LocalStack) -> None
 
     artifacts = Path(__file__).parent / "artifacts"
     artifacts.mkdir(exist_ok=True)
+    expect.set_options(timeout=WAIT * 1000)
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=executable,

@@ -583,28 +583,27 @@ class LocalStack:
         if self._stopped.is_set():
             return
         self._stopped.set()
-        stoppers: list[Callable[[], None]] = []
-        if self.poller is not None:
-            stoppers.append(lambda: self.poller.stop(timeout=self.config.poll_timeout + 5))
-        stoppers += [lambda d=d: d.stop(timeout=self.config.sqs_wait_seconds + 10) for d in self.drivers]
-        if self.scheduler is not None:
-            stoppers.append(self.scheduler.stop)
-        # Signal everyone first, then wait: the long polls end in parallel, not one after another.
+        # 1. No new work: every poller, driver and the scheduler stops after its current step.
         for component in [self.poller, self.scheduler, *self.drivers]:
             if component is not None:
                 component._stop.set()
-        for stop in stoppers:
-            with contextlib.suppress(Exception):
-                stop()
-        if self.front_door is not None:
-            with contextlib.suppress(Exception):
-                self.front_door.stop()
-        if self.standin is not None:
-            with contextlib.suppress(Exception):
-                self.standin.stop()
-        if self.moto is not None:
-            with contextlib.suppress(Exception):
-                self.moto.stop()
+        # 2. Invocations in flight finish (Lambda doesn't cut an invocation short on a deploy).
+        deadline = time.monotonic() + 30
+        for lock in list(self._locks.values()):
+            if lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                lock.release()
+        # 3. The servers go; that ends the long polls (getUpdates, ReceiveMessage) at once.
+        for server in (self.front_door, self.standin, self.moto):
+            if server is not None:
+                with contextlib.suppress(Exception):
+                    server.stop()
+        # 4. The threads notice. A long poll on the real Telegram or a shared moto can't be cut
+        #    short; those threads are daemons and end with their poll.
+        grace = 2.0 if (self.moto is not None and self.standin is not None) else 1.0
+        for component in [self.poller, self.scheduler, *self.drivers]:
+            if component is not None:
+                with contextlib.suppress(Exception):
+                    component.stop(timeout=grace)
         for name in self._capture_from:
             logging.getLogger(name).removeHandler(self._captured)
         self._restore_models()
