@@ -33,7 +33,9 @@ def telegram_update(name: str, *, user_id: int | None = None, **changes: Any) ->
         _rewrite_user(payload, user_id)
     payload.update(changes)
     if payload_key in ("callback_query", "pre_checkout_query") and "id" not in changes:
-        payload["id"] = str(7_000_000_000_000_000_000 + update["update_id"])  # unique per press, as Telegram's
+        payload["id"] = str(
+            7_000_000_000_000_000_000 + update["update_id"]
+        )  # unique per press, as Telegram's
     if payload_key == "message" and "text" in changes:
         text = changes["text"]
         payload.pop("entities", None)

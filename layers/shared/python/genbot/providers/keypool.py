@@ -34,8 +34,8 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 from genbot.config import Settings
 from genbot.observability import logger
 from genbot.providers.base import ExhaustedError
-from genbot.store.settings import cached_setting
 from genbot.store.models import SettingItem, now_ms
+from genbot.store.settings import cached_setting
 
 DEFAULT_QUOTA = 500
 BASE_COOLDOWN = 60.0
