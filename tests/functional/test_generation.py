@@ -319,3 +319,55 @@ def test_describe_a_photo_gives_a_prompt_to_generate_from(user, telegram, jobs) 
     use = described["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
     confirm = user.press(use)
     assert "Картинка по описанию" in confirm["text"] and "Запустить" in str(user.buttons())
+
+
+def result_button(telegram, label: str) -> str:
+    markup = telegram.calls_for("sendPhoto")[-1].params["reply_markup"]
+    return next(b["callback_data"] for row in markup["inline_keyboard"] for b in row if label in b["text"])
+
+
+def test_the_status_message_moves_and_a_chat_action_shows(user, telegram, jobs) -> None:
+    order_image(user, "a lantern")
+    jobs.drain()
+
+    edits = [c.params["text"] for c in telegram.calls_for("editMessageText")]
+    assert any("В очереди" in t for t in edits) and any("Работаю" in t for t in edits)
+    assert telegram.calls_for("sendChatAction")[-1].params["action"] == "upload_photo"
+    assert telegram.calls_for("deleteMessage"), "the status message is removed once the result is there"
+
+
+def test_the_original_file_is_sent_as_a_document_on_request(user, telegram, jobs) -> None:
+    order_image(user, "a harbour at night")
+    jobs.drain()
+
+    user.press(result_button(telegram, "Исходный файл"))
+    jobs.drain()
+
+    document = telegram.calls_for("sendDocument")[-1]
+    assert document.files["document"].startswith(b"\x89PNG")
+    assert User.get(USER).balance == 29  # free
+
+
+def test_animate_this_turns_the_result_into_a_video_job(user, telegram, jobs) -> None:
+    order_image(user, "a sailing ship")
+    jobs.drain()
+    picture = only_job(USER)
+
+    user.press(result_button(telegram, "Оживить"))
+    user.press_button("Пропустить")
+    user.press_button("Запустить")
+    jobs.drain()
+
+    video = next(j for j in Job.scan() if j.mode == "video")
+    assert video.input_file_id == picture.result_file_id and video.status == "succeeded"
+    assert telegram.calls_for("sendVideo")
+
+
+def test_again_offers_the_same_request_for_confirmation(user, telegram, jobs) -> None:
+    order_image(user, "a teapot")
+    jobs.drain()
+
+    offer = user.press(result_button(telegram, "Ещё раз"))
+
+    assert "a teapot" in offer["text"] and "Запустить" in str(user.buttons())
+    assert len(list(Job.scan())) == 1  # nothing charged until confirmed

@@ -34,6 +34,7 @@ from genbot.providers.base import (
     Pending,
     RefusedError,
     TransientError,
+    sniff_mime,
 )
 from genbot.providers.router import ProviderRouter
 from genbot.store.models import Job
@@ -51,21 +52,12 @@ class RetryLaterError(Exception):
 
 
 def providers() -> ProviderRouter:
-    current = getattr(_local, "router", None)
-    if current is None:
-        current = _local.router = ProviderRouter(get_settings())
+    """This thread's router, rebuilt when the settings change (the local stack reloads them)."""
+    settings = get_settings()
+    current: ProviderRouter | None = getattr(_local, "router", None)
+    if current is None or current.settings is not settings:
+        current = _local.router = ProviderRouter(settings)
     return current
-
-
-def sniff_image(data: bytes) -> str | None:
-    """The image type from its first bytes (Telegram's mime_type is the sender's word)."""
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
 
 
 def backoff(receive_count: int) -> int:
@@ -171,8 +163,8 @@ async def _download(settings: Settings, file_id: str) -> tuple[bytes, str]:
     except (TelegramNetworkError, TelegramServerError) as exc:
         raise RetryLaterError(10, f"telegram download: {exc}") from exc
     data = buffer.read() if buffer is not None else b""
-    mime = sniff_image(data)
-    if mime is None:
+    mime = sniff_mime(data)  # Telegram's mime_type is only the sender's word
+    if mime is None or not mime.startswith("image/"):
         raise InvalidInputError("input is not a JPEG, PNG or WebP image")
     return data, mime
 
