@@ -27,8 +27,15 @@ from genbot.resources import FUNCTIONS, FunctionSpec
 
 API_ID = "local000001"
 ACCOUNT_ID = "000000000000"
-TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript", "+json", "+xml")
-TEXT_TYPES += ("application/x-www-form-urlencoded",)
+TEXT_TYPES = (
+    "text/",
+    "application/json",
+    "application/xml",
+    "application/javascript",
+    "application/x-www-form-urlencoded",
+    "+json",
+    "+xml",
+)
 
 
 @dataclass(frozen=True)

@@ -123,7 +123,7 @@ class SqsDriver:
         on_invocation: OnInvocation | None = None,
         name: str = "",
     ) -> None:
-        self.client = client or boto3.client("sqs")
+        self.client: Any = client or boto3.client("sqs")
         self.queue_url = queue_url
         self.target = target
         self.function = function or getattr(target, "__name__", "target")
@@ -167,7 +167,7 @@ class SqsDriver:
                 AttributeNames=["All"],
                 MessageAttributeNames=["All"],
             )
-            got = answer.get("Messages", [])
+            got: list[dict[str, Any]] = list(answer.get("Messages", []))
             messages += got
             if not messages or time.monotonic() >= deadline:
                 break

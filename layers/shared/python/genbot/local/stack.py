@@ -274,10 +274,13 @@ class LocalStack:
         from genbot.config import get_settings
 
         get_settings.cache_clear()
-        with contextlib.suppress(ImportError, AttributeError):
-            from genbot.jobs import pricing
+        import importlib
 
-            pricing.clear_cache()
+        for name in ("genbot.store.settings", "genbot.jobs.pricing", "genbot.providers.catalog"):
+            with contextlib.suppress(ImportError):
+                clear = getattr(importlib.import_module(name), "clear_cache", None)
+                if callable(clear):
+                    clear()  # cached settings items (prices, catalog) read before the tables existed
 
     def _point_models_at(self, env: Mapping[str, str]) -> None:
         """Table names are read when the models are imported; set them to what bootstrap made."""
