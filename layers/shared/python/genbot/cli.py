@@ -86,17 +86,30 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("state", help="dump users and jobs")
     p.add_argument("--limit", type=int, default=200)
     p.set_defaults(func=cmd_state)
-    p = sub.add_parser("dev", help="run the bot locally")
-    p.add_argument("--port", type=int, default=8080, help="web chat / Bot API stand-in port")
-    p.add_argument("--moto-port", type=int, default=4566)
-    p.add_argument("--fast-schedules", action="store_true", help="tick schedules every few seconds")
+    from genbot.local.stack import add_arguments  # stack's module level is stdlib only
+
+    p = sub.add_parser("dev", help="run the bot locally (see docs/local-stack.md)")
+    add_arguments(p)
     p.set_defaults(func=cmd_dev)
     return root
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except Exception as exc:
+        from pynamodb.exceptions import PynamoDBException
+
+        if not isinstance(exc, PynamoDBException):
+            raise
+        endpoint = os.environ.get("AWS_ENDPOINT_URL", "AWS (no AWS_ENDPOINT_URL set)")
+        sys.stderr.write(
+            f"genbot {args.command}: DynamoDB at {endpoint} answered: {exc.cause or exc}\n"
+            "Is the local stack running (./scripts/dev), and is its environment loaded "
+            "(set -a; . .local/env; set +a)?\n"
+        )
+        return 2
 
 
 if __name__ == "__main__":

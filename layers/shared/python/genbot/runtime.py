@@ -30,10 +30,23 @@ def loop() -> asyncio.AbstractEventLoop:
 
 
 def bot() -> Bot:
-    current = getattr(_local, "bot", None)
-    if current is None:
-        current = _local.bot = make_bot(get_settings())
+    """This thread's Bot; rebuilt if the settings were reloaded (token or API URL may differ)."""
+    settings = get_settings()
+    current: Bot | None = getattr(_local, "bot", None)
+    if current is None or getattr(_local, "settings", None) is not settings:
+        if current is not None:
+            _close_later(current)
+        current = _local.bot = make_bot(settings)
+        _local.settings = settings
     return current
+
+
+def _close_later(old: Bot) -> None:
+    """Close a replaced Bot's session on this thread's loop, from inside it or not."""
+    try:
+        asyncio.get_running_loop().create_task(old.session.close())
+    except RuntimeError:
+        loop().run_until_complete(old.session.close())
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:

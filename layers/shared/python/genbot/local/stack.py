@@ -272,15 +272,10 @@ class LocalStack:
     @staticmethod
     def _refresh_settings() -> None:
         from genbot.config import get_settings
+        from genbot.store import settings
 
         get_settings.cache_clear()
-        import importlib
-
-        for name in ("genbot.store.settings", "genbot.jobs.pricing", "genbot.providers.catalog"):
-            with contextlib.suppress(ImportError):
-                clear = getattr(importlib.import_module(name), "clear_cache", None)
-                if callable(clear):
-                    clear()  # cached settings items (prices, catalog) read before the tables existed
+        settings.clear_cache()  # cached settings items (prices, catalog) read before the tables existed
 
     def _point_models_at(self, env: Mapping[str, str]) -> None:
         """Table names are read when the models are imported; set them to what bootstrap made."""
