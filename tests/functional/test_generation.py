@@ -371,3 +371,27 @@ def test_again_offers_the_same_request_for_confirmation(user, telegram, jobs) ->
 
     assert "a teapot" in offer["text"] and "Запустить" in str(user.buttons())
     assert len(list(Job.scan())) == 1  # nothing charged until confirmed
+
+
+def test_a_too_large_image_is_refused_before_any_charge(user, monkeypatch) -> None:
+    monkeypatch.setenv("MAX_INPUT_BYTES", "1000")
+    get_settings.cache_clear()
+
+    answer = user.send_photo(jpeg(size=(640, 480)), as_document=True, mime_type="image/jpeg")
+
+    assert "слишком большой" in answer["text"]
+    assert User.get(USER).balance == 30
+    get_settings.cache_clear()
+
+
+def test_a_long_prompt_is_trimmed_to_telegrams_caption_limit(user, telegram, jobs) -> None:
+    prompt = (
+        "a very detailed scene " * 80
+    )  # ~1760 characters: within our limit, over Telegram's caption limit
+
+    order_image(user, prompt.strip())
+    jobs.drain()
+
+    caption = telegram.calls_for("sendPhoto")[-1]
+    assert caption.ok and len(caption.params["caption"]) <= 1024
+    assert caption.params["caption"].endswith("…")
