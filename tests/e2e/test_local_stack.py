@@ -28,6 +28,7 @@ from genbot.ledger.audit import audit
 from genbot.local.aws import free_port
 from genbot.local.stack import LocalStack, StackConfig
 from genbot.store.models import Job, LedgerEntry, User
+from tests.e2e.browser import ARTIFACTS, chromium_or_skip, launch
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -272,36 +273,16 @@ def test_genbot_dev_runs_as_a_command(tmp_path: Path) -> None:
     assert "genbot dev: stopped" in rest
 
 
-def chromium_or_skip() -> str:
-    path = "/usr/bin/chromium"
-    if not os.path.exists(path):
-        if os.environ.get("CI"):
-            pytest.fail("/usr/bin/chromium is missing (CI must have it: scripts/setup installs it)")
-        pytest.skip("/usr/bin/chromium is missing")
-    return path
-
-
 def test_a_person_generates_a_picture_in_the_web_chat(stack: LocalStack) -> None:
     """Real Chromium on the stand-in's web chat: /start, Generate, a prompt, the photo arrives."""
-    executable = chromium_or_skip()
-    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+    chromium_or_skip()
     from playwright.sync_api import expect, sync_playwright
 
-    artifacts = Path(__file__).parent / "artifacts"
+    artifacts = ARTIFACTS
     artifacts.mkdir(exist_ok=True)
     expect.set_options(timeout=WAIT * 1000)
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=executable,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
+        browser = launch(p)
         try:
             page = browser.new_page(viewport={"width": 1100, "height": 900})
             page.set_default_timeout(WAIT * 1000)

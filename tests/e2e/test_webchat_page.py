@@ -30,10 +30,10 @@ from aiogram.types import (
 from PIL import Image
 
 from genbot.local.botapi import BotApiStandIn
+from tests.e2e.browser import ARTIFACTS, CHROMIUM, launch
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists() and not os.environ.get("CI"):
     pytest.skip(
         "Chromium is not installed at /usr/bin/chromium (apt-get install chromium); in CI this fails",
@@ -43,15 +43,6 @@ if not CHROMIUM.exists() and not os.environ.get("CI"):
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
 TOKEN = "123456:TEST-webchat"
-ARTIFACTS = Path(__file__).parent / "artifacts"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def picture() -> bytes:
@@ -153,7 +144,7 @@ def server() -> Iterator[BotApiStandIn]:
 @pytest.fixture
 def page() -> Iterator[Page]:
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = launch(playwright)
         try:
             context = browser.new_context(viewport={"width": 1100, "height": 820}, locale="ru-RU")
             yield context.new_page()
