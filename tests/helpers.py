@@ -86,18 +86,8 @@ def reply_body(response: dict[str, Any]) -> dict[str, Any]:
 
 
 def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
-    """A Lambda SQS event (the shape in ``events/sqs_jobs.json``) for messages received from SQS."""
-    template = load_event("sqs_jobs.json")["Records"][0]
-    records = []
-    for message in messages:
-        record = copy.deepcopy(template)
-        record.update(
-            messageId=message["MessageId"],
-            receiptHandle=message["ReceiptHandle"],
-            body=message["Body"],
-            md5OfBody=message["MD5OfBody"],
-            eventSourceARN=queue_arn,
-        )
-        record["attributes"].update(message.get("Attributes", {}))
-        records.append(record)
-    return {"Records": records}
+    """A Lambda SQS event for messages received from SQS (the local event source's own records)."""
+    from genbot.local.sqs_driver import to_record
+
+    region = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+    return {"Records": [to_record(message, queue_arn, region) for message in messages]}
