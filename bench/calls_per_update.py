@@ -71,9 +71,12 @@ def measure(label: str, action: Callable[[], Any], standin: Any, rows: list[tupl
 
 
 def main() -> None:
-    from genbot.local.aws import MotoServer, bootstrap
-    from genbot.local.botapi import BotApiStandIn
-    from genbot.local.invoke import invoke
+    from genbot_local import fake_provider
+    from genbot_local.aws import MotoServer, bootstrap
+    from genbot_local.botapi import BotApiStandIn
+    from genbot_local.invoke import invoke
+
+    fake_provider.register()
 
     moto = MotoServer().start()
     os.environ["AWS_ENDPOINT_URL"] = moto.endpoint

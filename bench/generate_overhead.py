@@ -27,8 +27,8 @@ from tests.helpers import BOT_TOKEN, sqs_event  # noqa: E402
 SERVERS = f"""
 import sys, time
 sys.path[:0] = [{str(ROOT / "layers/shared/python")!r}]
-from genbot.local.aws import MotoServer
-from genbot.local.botapi import BotApiStandIn
+from genbot_local.aws import MotoServer
+from genbot_local.botapi import BotApiStandIn
 moto = MotoServer().start()
 standin = BotApiStandIn(token={BOT_TOKEN!r}, flood=None).start()
 print(moto.endpoint, standin.base_url, flush=True)
@@ -68,11 +68,14 @@ def run(count: int) -> None:
     from genbot.config import get_settings
     from genbot.jobs import service
     from genbot.ledger import Posting, apply
-    from genbot.local.aws import bootstrap
-    from genbot.local.invoke import invoke
     from genbot.providers.base import GenerationRequest
     from genbot.providers.router import ProviderRouter
     from genbot.store.models import User
+    from genbot_local import fake_provider
+    from genbot_local.aws import bootstrap
+    from genbot_local.invoke import invoke
+
+    fake_provider.register()
 
     os.environ.update(bootstrap(prefix="genbot", endpoint=os.environ["AWS_ENDPOINT_URL"]))
     os.environ["MAX_USER_QUEUE"] = str(count + 10)

@@ -1,7 +1,7 @@
 """Shared fixtures: a moto server with the app's resources, and the Bot API stand-in.
 
 The environment is set before anything imports boto3/PynamoDB clients, as Lambda's would be.
-Each test gets freshly bootstrapped tables (moto reset + ``genbot.local.aws.bootstrap``),
+Each test gets freshly bootstrapped tables (moto reset + ``genbot_local.aws.bootstrap``),
 built from the same specs the CDK app uses.
 """
 
@@ -33,10 +33,15 @@ os.environ.update(
 for _name in ("OPENAI_API_KEY", "GEMINI_API_KEYS", "SECRET_ID", "TELEGRAM_API_URL"):
     os.environ.pop(_name, None)
 
+# As in the local stack: the offline fake serves when no real provider has keys.
+from genbot_local import fake_provider  # noqa: E402
+
+fake_provider.register(when="auto", polls=2)
+
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    from genbot.local.aws import MotoServer
+    from genbot_local.aws import MotoServer
 
     server = MotoServer().start()
     os.environ["AWS_ENDPOINT_URL"] = server.endpoint
@@ -47,7 +52,7 @@ def moto_endpoint() -> Iterator[str]:
 @pytest.fixture
 def aws(moto_endpoint: str) -> dict[str, str]:
     """Empty tables, queues and bucket for this test; returns the environment they need."""
-    from genbot.local.aws import bootstrap
+    from genbot_local.aws import bootstrap
 
     request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
     urllib.request.urlopen(request, timeout=10).close()
@@ -63,7 +68,7 @@ def aws(moto_endpoint: str) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def standin_server() -> Iterator[object]:
-    from genbot.local.botapi import BotApiStandIn
+    from genbot_local.botapi import BotApiStandIn
 
     server = BotApiStandIn(token=BOT_TOKEN, bot_username="genbot_local_bot")
     server.start()

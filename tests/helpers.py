@@ -71,8 +71,8 @@ def api_event(update: dict[str, Any] | str, *, secret: str | None = WEBHOOK_SECR
 
 def deliver(update: dict[str, Any] | str, *, secret: str | None = WEBHOOK_SECRET) -> dict[str, Any]:
     """Telegram's side of a delivery: invoke the webhook, then execute its reply method."""
-    from genbot.local.invoke import invoke
-    from genbot.local.telegram_bridge import perform_webhook_reply
+    from genbot_local.invoke import invoke
+    from genbot_local.telegram_bridge import perform_webhook_reply
 
     response: dict[str, Any] = invoke("webhook", api_event(update, secret=secret))
     api = os.environ.get("TELEGRAM_API_URL")
@@ -87,7 +87,7 @@ def reply_body(response: dict[str, Any]) -> dict[str, Any]:
 
 def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
     """A Lambda SQS event for messages received from SQS (the local event source's own records)."""
-    from genbot.local.sqs_driver import to_record
+    from genbot_local.sqs_driver import to_record
 
     region = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
     return {"Records": [to_record(message, queue_arn, region) for message in messages]}

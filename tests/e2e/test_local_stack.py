@@ -25,9 +25,9 @@ from PIL import Image
 from genbot.cli import main as genbot_cli
 from genbot.ledger import Posting, apply
 from genbot.ledger.audit import audit
-from genbot.local.aws import free_port
-from genbot.local.stack import LocalStack, StackConfig
 from genbot.store.models import Job, LedgerEntry, User
+from genbot_local.aws import free_port
+from genbot_local.stack import LocalStack, StackConfig
 from tests.e2e.browser import ARTIFACTS, chromium_or_skip, launch
 
 pytestmark = pytest.mark.e2e
@@ -233,7 +233,7 @@ def test_genbot_dev_runs_as_a_command(tmp_path: Path) -> None:
     }
     env["PYTHONUNBUFFERED"] = "1"
     code = (
-        "import sys; from genbot.local.stack import add_arguments, main; import argparse;"
+        "import sys; from genbot_local.stack import add_arguments, main; import argparse;"
         "sys.exit(main(add_arguments(argparse.ArgumentParser()).parse_args(sys.argv[1:])))"
     )
     process = subprocess.Popen(

@@ -29,7 +29,7 @@ from aiogram.types import (
 )
 from PIL import Image
 
-from genbot.local.botapi import BotApiStandIn
+from genbot_local.botapi import BotApiStandIn
 from tests.e2e.browser import ARTIFACTS, CHROMIUM, launch
 
 pytestmark = pytest.mark.e2e

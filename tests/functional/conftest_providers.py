@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from genbot.config import Settings
-from genbot.local.ai_standins import GeminiStandIn, OpenAIStandIn
+from genbot_local.ai_standins import GeminiStandIn, OpenAIStandIn
 
 GEMINI_KEYS = ("gemini-key-a", "gemini-key-b")
 OPENAI_KEYS = ("sk-openai-one", "sk-openai-two")

@@ -11,7 +11,7 @@ from typing import Any
 
 import boto3
 
-from genbot.local.invoke import invoke
+from genbot_local.invoke import invoke
 from tests.helpers import sqs_event
 
 

@@ -16,8 +16,8 @@ from typing import Any
 import boto3
 import pytest
 
-from genbot.local.sqs_driver import SqsDriver, queue_arn
 from genbot.resources import QueueSpec
+from genbot_local.sqs_driver import SqsDriver, queue_arn
 from tests.helpers import load_event
 
 

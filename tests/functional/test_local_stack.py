@@ -19,9 +19,11 @@ from typing import Any
 
 import pytest
 
-from genbot.local import stack as stack_module
-from genbot.local.aws import free_port
-from genbot.local.stack import (
+from genbot.resources import ScheduleSpec
+from genbot.store.models import User
+from genbot_local import stack as stack_module
+from genbot_local.aws import free_port
+from genbot_local.stack import (
     LocalStack,
     MissingDependencyError,
     PortInUseError,
@@ -30,8 +32,6 @@ from genbot.local.stack import (
     add_arguments,
     require_module,
 )
-from genbot.resources import ScheduleSpec
-from genbot.store.models import User
 from tests.unit.test_local_poller import TOKEN, WEBHOOK_CONFLICT, FakeTelegram
 
 NIGHTLY = ScheduleSpec(

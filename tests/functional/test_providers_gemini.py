@@ -12,7 +12,6 @@ import pytest
 from PIL import Image
 
 from genbot.config import Settings
-from genbot.local.ai_standins import GeminiStandIn, OpenAIStandIn
 from genbot.providers.base import (
     ExhaustedError,
     GenerationRequest,
@@ -24,6 +23,7 @@ from genbot.providers.base import (
 from genbot.providers.catalog import Catalog
 from genbot.providers.keypool import KeyPool, KeyUsage, fingerprint
 from genbot.providers.router import ProviderRouter
+from genbot_local.ai_standins import GeminiStandIn, OpenAIStandIn
 from tests.functional.conftest_providers import GEMINI_KEYS, provider_settings
 
 pytest_plugins = ["tests.functional.conftest_providers"]

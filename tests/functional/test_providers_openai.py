@@ -9,10 +9,10 @@ import io
 import pytest
 from PIL import Image
 
-from genbot.local.ai_standins import OpenAIStandIn
 from genbot.providers.base import GenerationRequest, MediaResult, Pending, RefusedError, TransientError
 from genbot.providers.moderation import check_prompt
 from genbot.providers.router import ProviderRouter
+from genbot_local.ai_standins import OpenAIStandIn
 from tests.functional.conftest_providers import OPENAI_KEYS, provider_settings
 
 pytest_plugins = ["tests.functional.conftest_providers"]

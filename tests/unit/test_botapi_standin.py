@@ -37,7 +37,7 @@ from aiogram.types import (
 )
 from PIL import Image
 
-from genbot.local.botapi import BotApiStandIn, FloodLimits
+from genbot_local.botapi import BotApiStandIn, FloodLimits
 
 TOKEN = "123456:TEST-token"
 USER = 5550001
@@ -595,7 +595,7 @@ def test_set_my_commands_validates(standin: BotApiStandIn) -> None:
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "GIF", "WEBP"])
 def test_image_size_reads_the_header(fmt: str) -> None:
-    from genbot.local.botapi.files import image_size
+    from genbot_local.botapi.files import image_size
 
     buffer = io.BytesIO()
     Image.new("RGB", (123, 45), "red").save(buffer, fmt)

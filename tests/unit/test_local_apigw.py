@@ -10,9 +10,9 @@ import urllib.request
 import pytest
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
-from genbot.local.apigw import FrontDoor, Route, build_event, find_route, routes, to_http
-from genbot.local.poller import webhook_event
 from genbot.resources import FUNCTIONS, FunctionSpec
+from genbot_local.apigw import FrontDoor, Route, build_event, find_route, routes, to_http
+from genbot_local.poller import webhook_event
 from tests.helpers import load_event
 
 CABINET = {

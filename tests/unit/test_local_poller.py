@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from genbot.local.poller import (
+from genbot_local.poller import (
     BotApi,
     InvalidTokenError,
     TelegramError,

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from genbot.local.scheduler import Expression, ExpressionError, Scheduler
 from genbot.resources import ScheduleSpec
+from genbot_local.scheduler import Expression, ExpressionError, Scheduler
 
 
 def utc(*args: int) -> datetime:

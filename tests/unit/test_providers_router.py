@@ -15,8 +15,6 @@ from genbot.providers.router import ProviderRouter
 
 
 def router(monkeypatch: pytest.MonkeyPatch) -> ProviderRouter:
-    monkeypatch.delenv("GENBOT_FAKE_PROVIDERS", raising=False)
-    monkeypatch.setenv("GENBOT_FAKE_VIDEO_POLLS", "2")
     settings = Settings()
     return ProviderRouter(settings, catalog=Catalog.from_data(DEFAULT_CATALOG, settings))
 

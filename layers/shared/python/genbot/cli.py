@@ -1,9 +1,11 @@
-"""The ``genbot`` command: local stack, bootstrap, audit, state dump.
+"""The ``genbot`` command: the operator's tools, plus whatever plugins add.
 
-genbot dev         run the whole bot on this machine (see README)
-genbot bootstrap   create every table/queue/bucket on AWS_ENDPOINT_URL; print NAME=value
 genbot audit       exit 0 when every user's ledger sums to their balance, 1 otherwise
 genbot state       users, balances and recent jobs, as JSON
+
+In the development environment the local package adds (entry points ``genbot.commands``):
+genbot dev         run the whole bot on this machine (see README)
+genbot bootstrap   create every table/queue/bucket on AWS_ENDPOINT_URL; print NAME=value
 """
 
 from __future__ import annotations
@@ -13,22 +15,13 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from importlib.metadata import entry_points
+
+PLUGIN_GROUP = "genbot.commands"  # each entry point: a function that adds subcommands
 
 
 def _out(line: str) -> None:
     sys.stdout.write(line + "\n")
-
-
-def cmd_bootstrap(args: argparse.Namespace) -> int:
-    from genbot.local.aws import bootstrap
-
-    endpoint = os.environ.get("AWS_ENDPOINT_URL")
-    if not endpoint and not args.allow_real_aws:
-        sys.stderr.write("AWS_ENDPOINT_URL is not set: refusing to create resources in real AWS\n")
-        return 2
-    for name, value in bootstrap(prefix=args.prefix, endpoint=endpoint).items():
-        _out(f"{name}={value}")
-    return 0
 
 
 def cmd_audit(_: argparse.Namespace) -> int:
@@ -67,30 +60,17 @@ def cmd_state(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_dev(args: argparse.Namespace) -> int:
-    from genbot.local.stack import main as dev_main
-
-    return dev_main(args)
-
-
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="genbot", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     sub = root.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("bootstrap", help="create tables, queues and buckets on AWS_ENDPOINT_URL")
-    p.add_argument("--prefix", default="genbot-local")
-    p.add_argument("--allow-real-aws", action="store_true", help=argparse.SUPPRESS)
-    p.set_defaults(func=cmd_bootstrap)
     sub.add_parser("audit", help="check every balance against its ledger").set_defaults(func=cmd_audit)
     p = sub.add_parser("state", help="dump users and jobs")
     p.add_argument("--limit", type=int, default=200)
     p.set_defaults(func=cmd_state)
-    from genbot.local.stack import add_arguments  # stack's module level is stdlib only
-
-    p = sub.add_parser("dev", help="run the bot locally (see docs/local-stack.md)")
-    add_arguments(p)
-    p.set_defaults(func=cmd_dev)
+    for plugin in entry_points(group=PLUGIN_GROUP):
+        plugin.load()(sub)
     return root
 
 

@@ -1,6 +1,6 @@
 """What the app is made of, as data: functions, queues, buckets and schedules.
 
-The CDK app (``infra/``) and the local stack (``genbot.local``) both read these, so the
+The CDK app (``infra/``) and the local stack (``genbot_local``) both read these, so the
 local run drives handlers with the same batch sizes, timeouts, receive counts and schedule
 expressions that AWS would use. Tables live in ``genbot.store.tables``.
 """

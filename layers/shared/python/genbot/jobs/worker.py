@@ -39,6 +39,7 @@ from genbot.providers.base import (
 from genbot.providers.router import ProviderRouter
 from genbot.store.models import Job
 from genbot.users import set_blocked
+from genbot.vocab import Mode, Tier
 
 _local = threading.local()
 
@@ -143,8 +144,8 @@ async def _request(settings: Settings, job: Job) -> GenerationRequest:
     if job.input_file_id:
         image, mime = await _download(settings, str(job.input_file_id))
     return GenerationRequest(
-        mode=job.mode,  # type: ignore[arg-type]  # one of MODES: set by the bot from GenCb
-        tier=str(job.tier),
+        mode=Mode(job.mode),
+        tier=Tier(job.tier),
         prompt=str(job.prompt or ""),
         image=image,
         image_mime=mime,

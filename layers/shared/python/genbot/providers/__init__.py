@@ -1,4 +1,4 @@
-"""AI providers: Gemini, OpenAI and an offline fake behind one router, with a shared key pool.
+"""AI providers: Gemini and OpenAI (and whatever the local stack registers) behind one router.
 
 The generate worker uses ``ProviderRouter.run`` / ``poll`` and the errors in ``base``; the bot
 uses ``moderation.check_prompt`` and ``Catalog.tiers`` for its menus. Adapters are imported

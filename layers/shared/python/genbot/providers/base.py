@@ -8,11 +8,9 @@ through SQS. Adapters translate their SDK's errors into these and nothing else e
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
-Mode = Literal["image", "edit", "video", "describe"]
-MODES: tuple[str, ...] = ("image", "edit", "video", "describe")
-NEEDS_IMAGE: frozenset[str] = frozenset({"edit", "video", "describe"})
+from genbot.vocab import Mode, Tier
 
 
 @dataclass(frozen=True)
@@ -20,7 +18,7 @@ class GenerationRequest:
     """What the user asked for; ``image`` is the input photo for edit / video / describe."""
 
     mode: Mode
-    tier: str
+    tier: Tier
     prompt: str
     image: bytes | None = None
     image_mime: str | None = None
@@ -42,8 +40,7 @@ class MediaResult:
 class Pending:
     """A long-running operation (video) to poll later with the same provider and key.
 
-    Stored on the job as ``provider|key_id|model`` plus ``operation``, so none of the fields
-    may contain ``|``; ``key_id`` is a fingerprint, never the key itself.
+    Stored on the job field by field; ``key_id`` is a fingerprint, never the key itself.
     """
 
     operation: str

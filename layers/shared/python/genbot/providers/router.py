@@ -18,9 +18,8 @@ from typing import TYPE_CHECKING
 
 from genbot.config import Settings
 from genbot.observability import logger
+from genbot.providers import registry
 from genbot.providers.base import (
-    MODES,
-    NEEDS_IMAGE,
     ExhaustedError,
     GenerationRequest,
     InvalidInputError,
@@ -31,11 +30,12 @@ from genbot.providers.base import (
     TransientError,
 )
 from genbot.providers.catalog import Catalog, CatalogEntry
+from genbot.vocab import MODES, NEEDS_PHOTO
 
 if TYPE_CHECKING:
     from genbot.providers.keypool import KeyPool
 
-FAKE_KEY_ID = "local"
+UNKEYED_KEY_ID = "local"  # key id of adapters that take no key from the pool
 
 
 class ProviderRouter:
@@ -62,31 +62,25 @@ class ProviderRouter:
         return self._catalog if self._catalog is not None else Catalog.load(self.settings)
 
     def adapter(self, name: str) -> Provider:
-        """The adapter for a provider name; imported lazily (the fake one needs Pillow)."""
+        """The adapter for a provider name, built on first use (its SDK is imported then)."""
         adapter = self._adapters.get(name)
         if adapter is None:
-            if name == "gemini":
-                from genbot.providers.gemini import GeminiProvider
-
-                adapter = GeminiProvider(self.settings)
-            elif name == "openai":
-                from genbot.providers.openai_images import OpenAIProvider
-
-                adapter = OpenAIProvider(self.settings)
-            elif name == "fake":
-                from genbot.providers.fake import FakeProvider
-
-                adapter = FakeProvider()
-            else:
+            spec = registry.get(name)
+            if spec is None:
                 raise InvalidInputError(f"unknown provider {name!r}")
-            self._adapters[name] = adapter
+            adapter = self._adapters[name] = spec.factory(self.settings)
         return adapter
+
+    @staticmethod
+    def _keyed(name: str) -> bool:
+        spec = registry.get(name)
+        return spec is None or spec.keyed
 
     async def run(self, req: GenerationRequest) -> MediaResult | Pending:
         """Generate with the first catalog entry that can; see the module docstring."""
         if req.mode not in MODES:
             raise InvalidInputError(f"unknown mode {req.mode!r}")
-        if req.mode in NEEDS_IMAGE and not req.image:
+        if req.mode in NEEDS_PHOTO and not req.image:
             raise InvalidInputError(f"{req.mode} needs an input image")
         entries = self.catalog().entries(req.mode, req.tier)
         if not entries:
@@ -116,10 +110,10 @@ class ProviderRouter:
 
     async def _run_entry(self, req: GenerationRequest, entry: CatalogEntry) -> MediaResult | Pending:
         adapter = self.adapter(entry.provider)
-        if entry.provider == "fake":
+        if not self._keyed(entry.provider):
             outcome = await adapter.generate(req, entry.model, "", dict(entry.options))
             if isinstance(outcome, Pending):
-                return Pending(outcome.operation, "fake", FAKE_KEY_ID, entry.model)
+                return Pending(outcome.operation, entry.provider, UNKEYED_KEY_ID, entry.model)
             return outcome
         tried: list[str] = []
         while True:
@@ -142,7 +136,7 @@ class ProviderRouter:
         """
         adapter = self.adapter(pending.provider)
         key = ""
-        if pending.provider != "fake":
+        if self._keyed(pending.provider):
             try:
                 key = self.pool.key_for(pending.provider, pending.key_id)
             except KeyError as exc:

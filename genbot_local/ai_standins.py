@@ -60,7 +60,7 @@ class Behaviour:
 
 
 def _png(seed: str) -> bytes:
-    from genbot.providers.fake import render_image
+    from genbot_local.fake_provider import render_image
 
     return render_image(seed, (256, 256))
 
@@ -474,9 +474,9 @@ class GeminiStandIn(_StandIn):
 
     @staticmethod
     def _video(file_name: str) -> bytes:
-        from genbot.providers.fake import _seed, render_video
+        from genbot_local.fake_provider import render_video
 
-        return render_video(_seed("standin", file_name))
+        return render_video()
 
 
 # -- OpenAI ----------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from typing import Any
 
 from genbot.resources import FUNCTIONS
 
-ROOT = Path(os.environ.get("GENBOT_ROOT") or Path(__file__).resolve().parents[5])
+ROOT = Path(os.environ.get("GENBOT_ROOT") or Path(__file__).resolve().parents[1])
 FUNCTIONS_DIR = ROOT / "functions"
 _modules: dict[str, ModuleType] = {}
 

@@ -21,9 +21,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from genbot.local.botapi import text as fmt
-from genbot.local.botapi.files import FileStore, image_size, media_object
-from genbot.local.botapi.model import (
+from genbot_local.botapi import text as fmt
+from genbot_local.botapi.files import FileStore, image_size, media_object
+from genbot_local.botapi.model import (
     CHAT_METHODS,
     ApiError,
     Bucket,
@@ -32,7 +32,7 @@ from genbot.local.botapi.model import (
     SimUser,
     deep_copy,
 )
-from genbot.local.botapi.text import BadRequest
+from genbot_local.botapi.text import BadRequest
 
 log = logging.getLogger("genbot-local.botapi")
 

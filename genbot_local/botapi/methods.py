@@ -16,15 +16,15 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from genbot.local.botapi import text as fmt
-from genbot.local.botapi.files import (
+from genbot_local.botapi import text as fmt
+from genbot_local.botapi.files import (
     FILE_UPLOAD_LIMIT,
     PHOTO_UPLOAD_LIMIT,
     StoredFile,
     image_size,
     media_object,
 )
-from genbot.local.botapi.model import (
+from genbot_local.botapi.model import (
     ACTION_SECONDS,
     CHAT_ACTIONS,
     NOT_MODIFIED,
@@ -34,8 +34,8 @@ from genbot.local.botapi.model import (
     deep_copy,
     is_loopback,
 )
-from genbot.local.botapi.state import StandInState
-from genbot.local.botapi.text import BadRequest
+from genbot_local.botapi.state import StandInState
+from genbot_local.botapi.text import BadRequest
 
 METHODS = (
     *("getMe", "getUpdates", "setWebhook", "deleteWebhook", "getWebhookInfo"),

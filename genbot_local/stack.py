@@ -12,7 +12,7 @@ What runs (all in this process, in threads):
 - the HTTP API front door (``--api-port``, 8081) for every HTTP route of every function,
   plus ``/local/...`` controls (``POST /local/schedules/<name>`` fires a schedule now).
 
-Each function is one warm instance (``genbot.local.invoke``): its module is imported once and
+Each function is one warm instance (``genbot_local.invoke``): its module is imported once and
 its invocations run one at a time, like a single Lambda execution environment. Every
 invocation prints one line; the functions' own JSON logs are at ``LOG_LEVEL=WARNING``
 unless ``--verbose``.
@@ -72,6 +72,7 @@ class StackConfig:
     sqs_wait_seconds: int = 20  # Lambda's event source long-polls 20 s
     poll_timeout: int = 25  # getUpdates long polling
     verbose: bool = False
+    fake_providers: str = "auto"  # the offline fake: auto (only without real keys) | on | off
     bot_token: str | None = None  # None: the local stand-in
     telegram_api_url: str | None = None
     webhook_secret: str | None = None
@@ -83,7 +84,7 @@ class StackConfig:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> StackConfig:
-        from genbot.local.invoke import ROOT
+        from genbot_local.invoke import ROOT
 
         env_file = getattr(args, "env_file", None)
         return cls(
@@ -299,7 +300,7 @@ class LocalStack:
 
     def invoke(self, function: str, event: dict[str, Any]) -> Any:
         """One invocation of a function's warm instance (serialised per function)."""
-        from genbot.local.invoke import LocalContext, invoke
+        from genbot_local.invoke import LocalContext, invoke
 
         with self._lock_for(function):
             handler = self.config.handlers.get(function)
@@ -353,8 +354,8 @@ class LocalStack:
 
     def deliver_update(self, update: dict[str, Any]) -> dict[str, Any]:
         """Telegram's part of a webhook delivery: POST the update, execute the reply method."""
-        from genbot.local.poller import update_kind, webhook_event
-        from genbot.local.telegram_bridge import perform_webhook_reply
+        from genbot_local.poller import update_kind, webhook_event
+        from genbot_local.telegram_bridge import perform_webhook_reply
 
         event = webhook_event(update, self.webhook_secret)
         response: dict[str, Any] = self._run(
@@ -429,8 +430,11 @@ class LocalStack:
         for name, value in cfg.extra_env.items():
             self._setenv(name, value)
 
-        from genbot.local.aws import MotoServer, bootstrap
         from genbot.observability import logger as function_logger
+        from genbot_local import fake_provider
+        from genbot_local.aws import MotoServer, bootstrap
+
+        fake_provider.register(when=cfg.fake_providers)
 
         self._capture_from = {"genbot", str(getattr(function_logger, "service", "genbot"))}
         for name in self._capture_from:
@@ -473,8 +477,8 @@ class LocalStack:
         self._refresh_settings()
         self._check_telegram()
         self._start_drivers()
-        from genbot.local.scheduler import Scheduler
         from genbot.resources import SCHEDULES
+        from genbot_local.scheduler import Scheduler
 
         self.scheduler = Scheduler(
             SCHEDULES if cfg.schedules is None else cfg.schedules,
@@ -484,7 +488,7 @@ class LocalStack:
             on_invocation=self._sqs_logged,
         ).start()
         if cfg.api_port is not None:
-            from genbot.local.apigw import FrontDoor
+            from genbot_local.apigw import FrontDoor
 
             self.front_door = FrontDoor(
                 self._http_invoke, host=cfg.host, port=cfg.api_port, local=self._local_route
@@ -499,7 +503,7 @@ class LocalStack:
             cfg.webhook_secret or os.environ.get("WEBHOOK_SECRET") or secrets.token_urlsafe(24)
         )
         if cfg.bot_token is None:
-            from genbot.local.botapi import BotApiStandIn
+            from genbot_local.botapi import BotApiStandIn
 
             self.bot_token = LOCAL_BOT_TOKEN
             self.standin = BotApiStandIn(
@@ -515,7 +519,7 @@ class LocalStack:
         self._setenv("TELEGRAM_API_URL", self.telegram_api_url)
 
     def _check_telegram(self) -> None:
-        from genbot.local.poller import (
+        from genbot_local.poller import (
             BotApi,
             InvalidTokenError,
             TelegramError,
@@ -544,8 +548,8 @@ class LocalStack:
     def _start_drivers(self) -> None:
         import boto3
 
-        from genbot.local.sqs_driver import SqsDriver
         from genbot.resources import QUEUES
+        from genbot_local.sqs_driver import SqsDriver
 
         client = boto3.client("sqs", endpoint_url=self.env["AWS_ENDPOINT_URL"])
         for spec in QUEUES.values():

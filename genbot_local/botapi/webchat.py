@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from genbot.local.botapi.server import BotApiStandIn
+    from genbot_local.botapi.server import BotApiStandIn
 
 STATIC = Path(__file__).parent / "webchat"
 _CONTENT_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}

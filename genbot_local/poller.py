@@ -18,8 +18,8 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-from genbot.local.apigw import build_event
 from genbot.resources import FUNCTIONS
+from genbot_local.apigw import build_event
 
 log = logging.getLogger("genbot-local.poller")
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "pre_checkout_query", "my_chat_member"]

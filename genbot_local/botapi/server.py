@@ -28,10 +28,10 @@ from typing import Any
 
 from aiohttp import web
 
-from genbot.local.botapi.files import FILE_UPLOAD_LIMIT
-from genbot.local.botapi.methods import METHODS, BotApiMethods
-from genbot.local.botapi.model import ApiError, FloodLimits, RecordedCall, SimUser, coerce, deep_copy
-from genbot.local.botapi.text import BadRequest
+from genbot_local.botapi.files import FILE_UPLOAD_LIMIT
+from genbot_local.botapi.methods import METHODS, BotApiMethods
+from genbot_local.botapi.model import ApiError, FloodLimits, RecordedCall, SimUser, coerce, deep_copy
+from genbot_local.botapi.text import BadRequest
 
 log = logging.getLogger("genbot-local.botapi")
 Handler = Callable[[dict[str, Any], dict[str, bytes]], Awaitable[Any]]
@@ -102,7 +102,7 @@ class BotApiStandIn(BotApiMethods):
         return self
 
     async def _serve(self) -> None:
-        from genbot.local.botapi.webchat import add_routes
+        from genbot_local.botapi.webchat import add_routes
 
         self._changed = asyncio.Event()
         app = web.Application(client_max_size=FILE_UPLOAD_LIMIT + 1024 * 1024)

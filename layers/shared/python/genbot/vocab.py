@@ -1,0 +1,54 @@
+"""The product's vocabulary: modes, tiers, job statuses and ledger entry kinds.
+
+No dependencies: every layer (bot, jobs, providers, ledger, store, the CDK app, the local
+stack) may import it, and a stored string is always one of these values.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Mode(StrEnum):
+    """What a generation makes."""
+
+    IMAGE = "image"  # a picture from a text prompt
+    EDIT = "edit"  # the user's photo changed by a prompt
+    VIDEO = "video"  # the user's photo animated
+    DESCRIBE = "describe"  # a prompt written from the user's photo
+
+
+class Tier(StrEnum):
+    STANDARD = "standard"
+    PRO = "pro"
+
+
+class JobStatus(StrEnum):
+    """``queued -> running -> succeeded | failed``."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class EntryKind(StrEnum):
+    """Why a ledger entry moved a balance (users read these as words)."""
+
+    WELCOME = "welcome"
+    REFERRAL = "referral"
+    DAILY = "daily"
+    DEBIT = "debit"
+    REFUND = "refund"
+    PURCHASE = "purchase"
+    SUBSCRIPTION = "subscription"
+    PROMO = "promo"
+    GRANT = "grant"
+
+
+MODES: tuple[Mode, ...] = tuple(Mode)
+TIERS: tuple[Tier, ...] = tuple(Tier)
+NEEDS_PHOTO: frozenset[Mode] = frozenset({Mode.EDIT, Mode.VIDEO, Mode.DESCRIBE})
+PROMPT_OPTIONAL: frozenset[Mode] = frozenset({Mode.VIDEO, Mode.DESCRIBE})
+ACTIVE: frozenset[JobStatus] = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
+TERMINAL: frozenset[JobStatus] = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED})
