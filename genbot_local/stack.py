@@ -248,7 +248,6 @@ class LocalStack:
         self._captured = _Captured()
         self._saved_env: dict[str, str | None] = {}
         self._capture_from: set[str] = set()
-        self._saved_tables: dict[Any, str] = {}
         self._stopped = threading.Event()
         self._started = False
 
@@ -277,20 +276,6 @@ class LocalStack:
 
         get_settings.cache_clear()
         settings.clear_cache()  # cached settings items (prices, catalog) read before the tables existed
-
-    def _point_models_at(self, env: Mapping[str, str]) -> None:
-        """Table names are read when the models are imported; set them to what bootstrap made."""
-        from genbot.store.tables import MODELS
-
-        for model, env_var in MODELS.values():
-            if env_var in env:
-                self._saved_tables.setdefault(model, model.Meta.table_name)
-                model.Meta.table_name = env[env_var]
-
-    def _restore_models(self) -> None:
-        for model, name in self._saved_tables.items():
-            model.Meta.table_name = name
-        self._saved_tables.clear()
 
     # -- invocations ------------------------------------------------------------------------
 
@@ -471,7 +456,6 @@ class LocalStack:
         for name, value in self.env.items():
             self._setenv(name, value)
         self.env["AWS_ENDPOINT_URL"] = endpoint
-        self._point_models_at(self.env)
 
         self._start_telegram()
         self._refresh_settings()
@@ -608,7 +592,6 @@ class LocalStack:
                     component.stop(timeout=grace)
         for name in self._capture_from:
             logging.getLogger(name).removeHandler(self._captured)
-        self._restore_models()
         self._restore_env()
 
     # -- telling the user ---------------------------------------------------------------------

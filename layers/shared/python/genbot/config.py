@@ -1,7 +1,7 @@
 """All configuration, read once from the environment.
 
 Every external endpoint can be pointed elsewhere (``TELEGRAM_API_URL``, ``OPENAI_BASE_URL``,
-``GEMINI_BASE_URL``, ``YOOKASSA_API_URL``, and ``AWS_ENDPOINT_URL`` for boto3/PynamoDB),
+``GEMINI_BASE_URL``, and ``AWS_ENDPOINT_URL`` for boto3/PynamoDB),
 which is how the local stack and the tests run with no network. In AWS, secrets come from one
 Secrets Manager secret (``SECRET_ID``, a JSON object keyed by the same variable names), read
 lazily and cached by Powertools Parameters; locally they come straight from the environment.
@@ -12,8 +12,9 @@ from __future__ import annotations
 import functools
 import os
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, NonNegativeInt, PositiveInt, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SECRET_NAMES = (
@@ -21,13 +22,26 @@ SECRET_NAMES = (
     "WEBHOOK_SECRET",
     "OPENAI_API_KEY",
     "GEMINI_API_KEYS",
-    "YOOKASSA_SHOP_ID",
-    "YOOKASSA_SECRET_KEY",
 )
 
 
 class ConfigError(RuntimeError):
     """The environment is missing or has a malformed setting; the message names it."""
+
+
+def _parse_quotas(raw: str) -> dict[str, int]:
+    raw = raw.strip()
+    if not raw:
+        return {}
+    if raw.isdigit():
+        return {"*": int(raw)}
+    out: dict[str, int] = {}
+    for part in raw.split(","):
+        name, _, number = part.partition("=")
+        if not name.strip() or not number.strip().isdigit():
+            return {}
+        out[name.strip()] = int(number)
+    return out
 
 
 def _split_csv(value: Any) -> Any:
@@ -46,23 +60,21 @@ class Settings(BaseSettings):
     webhook_secret: str = ""
     openai_api_key: str = ""
     gemini_api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    yookassa_shop_id: str = ""
-    yookassa_secret_key: str = ""
     secret_id: str = ""
 
     # Outside world
     telegram_api_url: str = "https://api.telegram.org"
     openai_base_url: str = ""
     gemini_base_url: str = ""
-    yookassa_api_url: str = ""
 
+    # AWS: one region for every client (Lambda sets AWS_REGION; a laptop often only the default)
+    aws_region: str = Field(
+        default="us-east-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION")
+    )
     # AWS resources (names and URLs are set by CDK or printed by `genbot bootstrap`)
     users_table: str = "genbot-users"
     ledger_table: str = "genbot-ledger"
     jobs_table: str = "genbot-jobs"
-    payments_table: str = "genbot-payments"
-    conversations_table: str = "genbot-conversations"
-    promo_table: str = "genbot-promo"
     settings_table: str = "genbot-settings"
     idempotency_table: str = "genbot-idempotency"
     jobs_queue_url: str = ""
@@ -73,32 +85,31 @@ class Settings(BaseSettings):
     default_language: str = "ru"
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     timezone: str = "Europe/Moscow"
-    update_dedupe_ttl_seconds: int = 7 * 24 * 3600
+    update_dedupe_ttl_seconds: PositiveInt = 7 * 24 * 3600
     blocked_words: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    max_prompt_chars: int = 2000
-    max_input_bytes: int = 10 * 1024 * 1024
-    job_max_attempts: int = 5
-    video_poll_seconds: int = 20
-    video_max_polls: int = 60
+    max_prompt_chars: PositiveInt = 2000
+    max_input_bytes: PositiveInt = 10 * 1024 * 1024
+    video_poll_seconds: NonNegativeInt = 20
+    video_max_polls: PositiveInt = 60
+    # Provider key pool: uses per key per day, "gemini=500,openai=200" or one number for all
+    keypool_quota: str = ""
 
-    # Economy (credits); names as the original system had them
-    free_credits: int = 3
-    referral_reward: int = 3
-    daily_bonus: int = 1
-    max_user_queue: int = 3
-    cost_image: int = 1
-    cost_image_pro: int = 3
-    cost_edit: int = 2
-    cost_edit_pro: int = 4
-    cost_video: int = 10
-    cost_video_pro: int = 20
-    cost_describe: int = 0
-    cost_chat: int = 1
+    # Economy (credits); names as the original system had them. Never negative: a negative
+    # price would pay the user for a generation, a negative gift would take credits away.
+    free_credits: NonNegativeInt = 3
+    referral_reward: NonNegativeInt = 3
+    daily_bonus: NonNegativeInt = 1
+    max_user_queue: PositiveInt = 3
+    cost_image: NonNegativeInt = 1
+    cost_image_pro: NonNegativeInt = 3
+    cost_edit: NonNegativeInt = 2
+    cost_edit_pro: NonNegativeInt = 4
+    cost_video: NonNegativeInt = 10
+    cost_video_pro: NonNegativeInt = 20
+    cost_describe: NonNegativeInt = 0
     pack_s: str = "20:100:199"
     pack_m: str = "60:250:499"
     pack_l: str = "150:550:999"
-    sub_stars: int = 450
-    sub_credits: int = 150
 
     @field_validator("gemini_api_keys", "blocked_words", mode="before")
     @classmethod
@@ -109,6 +120,26 @@ class Settings(BaseSettings):
     @classmethod
     def _ids(cls, value: Any) -> Any:
         return [int(v) for v in _split_csv(value)] if isinstance(value, str) else value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a time zone (e.g. Europe/Moscow)") from None
+        return value
+
+    @field_validator("keypool_quota")
+    @classmethod
+    def _quota(cls, value: str) -> str:
+        if value.strip() and not _parse_quotas(value):
+            raise ValueError("expected one number, or provider=number pairs like 'gemini=500,openai=200'")
+        return value
+
+    def keypool_quotas(self) -> dict[str, int]:
+        """Uses per key per day by provider (``*``: every provider); {} when unset."""
+        return _parse_quotas(self.keypool_quota)
 
     @field_validator("pack_s", "pack_m", "pack_l")
     @classmethod

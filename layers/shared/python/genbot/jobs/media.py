@@ -37,10 +37,3 @@ def put(user_id: int, job_id: str, data: bytes, mime: str) -> str:
 def get(key: str) -> bytes:
     body: bytes = _s3().get_object(Bucket=get_settings().media_bucket, Key=key)["Body"].read()
     return body
-
-
-def presigned_url(key: str, expires: int = 3600) -> str:
-    url: str = _s3().generate_presigned_url(
-        "get_object", Params={"Bucket": get_settings().media_bucket, "Key": key}, ExpiresIn=expires
-    )
-    return url

@@ -14,7 +14,7 @@ cools the key down for the provider's ``retry_after`` or, when unknown, 60 s dou
 repeat that day up to an hour (one ``UpdateItem``).
 
 Quotas per provider per key per day: the settings item ``keypool_quota``
-(``{"gemini": 500, "openai": 200}``), else the environment ``KEYPOOL_QUOTA``
+(``{"gemini": 500, "openai": 200}``), else the setting ``KEYPOOL_QUOTA``
 (``"gemini=500,openai=200"`` or one number for all), else 500.
 """
 
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import random
 import threading
 import time
@@ -69,20 +68,6 @@ def split_keys(raw: Iterable[str] | str) -> list[str]:
     return out
 
 
-def _env_quotas() -> dict[str, int]:
-    raw = os.environ.get("KEYPOOL_QUOTA", "").strip()
-    if not raw:
-        return {}
-    if raw.isdigit():
-        return {"*": int(raw)}
-    out: dict[str, int] = {}
-    for part in raw.split(","):
-        name, _, number = part.partition("=")
-        if number.strip().isdigit():
-            out[name.strip()] = int(number)
-    return out
-
-
 class KeyPool:
     """Hands out keys per provider; every method is cheap when nothing is wrong."""
 
@@ -96,6 +81,7 @@ class KeyPool:
             "gemini": {fingerprint(k): k for k in split_keys(settings.gemini_api_keys)},
             "openai": {fingerprint(k): k for k in split_keys(settings.openai_api_key)},
         }
+        self._settings = settings
         self._quotas = quotas
         self._clock = clock
         self._lock = threading.Lock()
@@ -109,9 +95,6 @@ class KeyPool:
     def key_ids(self, provider: str) -> list[str]:
         return list(self._keys.get(provider, {}))
 
-    def has_keys(self, provider: str) -> bool:
-        return bool(self._keys.get(provider))
-
     def quota(self, provider: str) -> int:
         """Uses per key per day for ``provider`` (settings item, then env, then 500)."""
         if self._quotas is not None:
@@ -121,7 +104,7 @@ class KeyPool:
             value = item.get(provider, item.get("*", item.get("default")))
             if isinstance(value, int) and value >= 0:
                 return value
-        env = _env_quotas()
+        env = self._settings.keypool_quotas()
         return int(env.get(provider, env.get("*", DEFAULT_QUOTA)))
 
     def key_for(self, provider: str, key_id: str) -> str:
@@ -240,10 +223,3 @@ class KeyPool:
             extra={"provider": provider, "key_id": key_id, "seconds": round(delay, 1)},
         )
         return delay
-
-    def forget_local_state(self) -> None:
-        """Drop what this process remembered (tests; a new day clears itself)."""
-        with self._lock:
-            self._cooling.clear()
-            self._spent.clear()
-            self._strikes.clear()

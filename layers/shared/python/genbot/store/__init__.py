@@ -1,12 +1,9 @@
 """DynamoDB tables: PynamoDB models, and the table definitions CDK and the local stack share."""
 
 from genbot.store.models import (
-    Conversation,
     IdempotencyRecord,
     Job,
     LedgerEntry,
-    Payment,
-    PromoCode,
     SettingItem,
     User,
 )
@@ -14,12 +11,9 @@ from genbot.store.tables import MODELS, TableSpec, table_specs
 
 __all__ = [
     "MODELS",
-    "Conversation",
     "IdempotencyRecord",
     "Job",
     "LedgerEntry",
-    "Payment",
-    "PromoCode",
     "SettingItem",
     "TableSpec",
     "User",

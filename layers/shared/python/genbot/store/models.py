@@ -1,14 +1,15 @@
 """PynamoDB models: the shape of every item genbot stores.
 
-Physical table names come from the environment (set by CDK, printed by ``genbot bootstrap``);
-the defaults are only for a bare local run. Keys and indexes here are the single source of
-truth: ``genbot.store.tables`` derives the CDK and local table definitions from them.
+Physical table names and the region come from ``genbot.config.Settings`` (set by CDK, printed
+by ``genbot bootstrap``), read when a model is used, not when it is imported: reloaded
+settings point every model at the new names with no patching. Keys and indexes here are the
+single source of truth: ``genbot.store.tables`` derives the CDK and local table definitions.
 """
 
 from __future__ import annotations
 
-import os
 import time
+from typing import Any
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -20,9 +21,17 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, LocalSecondaryIndex
 from pynamodb.models import Model
 
+from genbot.config import get_settings
 
-def _table(env_var: str, default: str) -> str:
-    return os.environ.get(env_var, default)
+
+class FromSettings:
+    """A ``Meta`` attribute read from the current settings at each use (a class-level descriptor)."""
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+
+    def __get__(self, instance: Any, owner: Any) -> Any:
+        return getattr(get_settings(), self.field)
 
 
 class _Meta:
@@ -31,7 +40,7 @@ class _Meta:
     connect_timeout_seconds = 3
     read_timeout_seconds = 5
     max_retry_attempts = 3
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    region = FromSettings("aws_region")
 
 
 def now_ms() -> int:
@@ -42,7 +51,7 @@ class User(Model):
     """A bot user. ``balance`` only ever changes together with a ledger entry."""
 
     class Meta(_Meta):
-        table_name = _table("USERS_TABLE", "genbot-users")
+        table_name = FromSettings("users_table")
 
     user_id = NumberAttribute(hash_key=True)
     balance = NumberAttribute(default=0)
@@ -78,7 +87,7 @@ class LedgerEntry(Model):
     """One balance change, keyed by the business id of its cause (``op_id``)."""
 
     class Meta(_Meta):
-        table_name = _table("LEDGER_TABLE", "genbot-ledger")
+        table_name = FromSettings("ledger_table")
 
     user_id = NumberAttribute(hash_key=True)
     op_id = UnicodeAttribute(range_key=True)
@@ -104,7 +113,7 @@ class Job(Model):
     """A generation job: ``queued -> running -> succeeded | failed``, moved by conditional updates."""
 
     class Meta(_Meta):
-        table_name = _table("JOBS_TABLE", "genbot-jobs")
+        table_name = FromSettings("jobs_table")
 
     job_id = UnicodeAttribute(hash_key=True)
     user_id = NumberAttribute()
@@ -119,8 +128,10 @@ class Job(Model):
     created_at = NumberAttribute(default=now_ms)
     updated_at = NumberAttribute(default=now_ms)
     attempts = NumberAttribute(default=0)
-    provider = UnicodeAttribute(null=True)
-    operation = UnicodeAttribute(null=True)
+    provider = UnicodeAttribute(null=True)  # who served (or is serving) the job
+    provider_key_id = UnicodeAttribute(null=True)  # the pool key's fingerprint, never the key
+    provider_model = UnicodeAttribute(null=True)
+    operation = UnicodeAttribute(null=True)  # a long-running provider operation (video) to poll
     polls = NumberAttribute(default=0)
     result_key = UnicodeAttribute(null=True)
     result_mime = UnicodeAttribute(null=True)
@@ -132,66 +143,11 @@ class Job(Model):
     by_user = JobsByUserIndex()
 
 
-class PendingPaymentsIndex(GlobalSecondaryIndex):
-    """Sparse: only payments still waiting to settle carry ``pending_shard``."""
-
-    class Meta:
-        index_name = "pending"
-        projection = AllProjection()
-
-    pending_shard = NumberAttribute(hash_key=True)
-    next_poll_at = NumberAttribute(range_key=True)
-
-
-class Payment(Model):
-    """A payment attempt (Stars or YooKassa) and its settlement state."""
-
-    class Meta(_Meta):
-        table_name = _table("PAYMENTS_TABLE", "genbot-payments")
-
-    payment_id = UnicodeAttribute(hash_key=True)
-    user_id = NumberAttribute()
-    method = UnicodeAttribute()
-    amount = NumberAttribute()
-    currency = UnicodeAttribute()
-    credits = NumberAttribute()
-    status = UnicodeAttribute(default="pending")
-    created_at = NumberAttribute(default=now_ms)
-    pending_shard = NumberAttribute(null=True)
-    next_poll_at = NumberAttribute(null=True)
-    pending = PendingPaymentsIndex()
-
-
-class Conversation(Model):
-    """Chat-assistant context for one user; expires on its own."""
-
-    class Meta(_Meta):
-        table_name = _table("CONVERSATIONS_TABLE", "genbot-conversations")
-
-    user_id = NumberAttribute(hash_key=True)
-    messages = JSONAttribute(default=list)
-    updated_at = NumberAttribute(default=now_ms)
-    expires_at = TTLAttribute(null=True)
-
-
-class PromoCode(Model):
-    """A promo code; each user redeems it once (ledger key ``promo#<code>``)."""
-
-    class Meta(_Meta):
-        table_name = _table("PROMO_TABLE", "genbot-promo")
-
-    code = UnicodeAttribute(hash_key=True)
-    credits = NumberAttribute()
-    max_uses = NumberAttribute(default=0)
-    used = NumberAttribute(default=0)
-    expires_at = NumberAttribute(null=True)
-
-
 class SettingItem(Model):
     """Operator-editable settings (prices, packs, provider tiers) and shared counters."""
 
     class Meta(_Meta):
-        table_name = _table("SETTINGS_TABLE", "genbot-settings")
+        table_name = FromSettings("settings_table")
 
     key = UnicodeAttribute(hash_key=True)
     value = JSONAttribute(null=True)
@@ -199,12 +155,11 @@ class SettingItem(Model):
 
 
 class IdempotencyRecord(Model):
-    """Processed-update markers and Powertools idempotency records (same schema: id/expiration)."""
+    """Processed-update markers (``update#<bot>#<update_id>``), expiring by TTL."""
 
     class Meta(_Meta):
-        table_name = _table("IDEMPOTENCY_TABLE", "genbot-idempotency")
+        table_name = FromSettings("idempotency_table")
 
     id = UnicodeAttribute(hash_key=True)
     expiration = TTLAttribute()
     status = UnicodeAttribute(null=True)
-    data = UnicodeAttribute(null=True)

@@ -13,25 +13,13 @@ from pynamodb.attributes import TTLAttribute
 from pynamodb.indexes import Index, LocalSecondaryIndex
 from pynamodb.models import Model
 
-from genbot.store.models import (
-    Conversation,
-    IdempotencyRecord,
-    Job,
-    LedgerEntry,
-    Payment,
-    PromoCode,
-    SettingItem,
-    User,
-)
+from genbot.store.models import IdempotencyRecord, Job, LedgerEntry, SettingItem, User
 
 # logical name -> (model, environment variable carrying the physical name)
 MODELS: dict[str, tuple[type[Model], str]] = {
     "users": (User, "USERS_TABLE"),
     "ledger": (LedgerEntry, "LEDGER_TABLE"),
     "jobs": (Job, "JOBS_TABLE"),
-    "payments": (Payment, "PAYMENTS_TABLE"),
-    "conversations": (Conversation, "CONVERSATIONS_TABLE"),
-    "promo": (PromoCode, "PROMO_TABLE"),
     "settings": (SettingItem, "SETTINGS_TABLE"),
     "idempotency": (IdempotencyRecord, "IDEMPOTENCY_TABLE"),
 }
