@@ -99,11 +99,11 @@ def _png(image: PILImage.Image) -> bytes:
     return buffer.getvalue()
 
 
-def render_image(prompt: str, size: tuple[int, int] = (512, 512)) -> bytes:
-    """A deterministic PNG for a prompt: gradient, a few shapes, the first words."""
+def render_image(prompt: str, size: tuple[int, int] = (512, 512), variant: int = 0) -> bytes:
+    """A deterministic PNG for a prompt (and variant): gradient, a few shapes, the first words."""
     from PIL import Image, ImageDraw
 
-    seed = _seed("image", prompt)
+    seed = _seed("image", prompt, str(variant) if variant else "")
     width, height = size
     top, bottom = _color(seed, 0), _color(seed, 3)
     gradient = Image.linear_gradient("L").resize(size)
@@ -135,11 +135,11 @@ def _open(data: bytes | None) -> PILImage.Image:
     return image.convert("RGB")
 
 
-def edit_image(data: bytes, prompt: str) -> bytes:
+def edit_image(data: bytes, prompt: str, variant: int = 0) -> bytes:
     """The input visibly transformed: posterised, tinted by the prompt, captioned."""
     from PIL import Image, ImageOps
 
-    seed = _seed("edit", prompt)
+    seed = _seed("edit", prompt, str(variant) if variant else "")
     image = _open(data)
     image.thumbnail((1024, 1024))
     poster = ImageOps.posterize(image, 3)
@@ -247,11 +247,11 @@ class FakeProvider:
     ) -> MediaResult | Pending:
         self._hooks(req.prompt)
         if req.mode == "image":
-            return MediaResult(render_image(req.prompt), "image/png", provider=NAME, model=model)
+            image = render_image(req.prompt, variant=req.variant)
+            return MediaResult(image, "image/png", provider=NAME, model=model)
         if req.mode == "edit":
-            return MediaResult(
-                edit_image(req.image or b"", req.prompt), "image/png", provider=NAME, model=model
-            )
+            image = edit_image(req.image or b"", req.prompt, req.variant)
+            return MediaResult(image, "image/png", provider=NAME, model=model)
         if req.mode == "describe":
             text = describe_image(req.image or b"", req.language)
             return MediaResult(b"", "text/plain", text=text, provider=NAME, model=model)

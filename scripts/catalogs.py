@@ -18,12 +18,20 @@ from babel.messages.pofile import read_po, write_po
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "layers/shared/python/genbot"
 LOCALES = PACKAGE / "locales"
-KEYWORDS = {"_": None, "N_": None, "translate": (1,), "gettext": (1, 2), "lazy_gettext": (1, 2)}
+KEYWORDS = {
+    "_": None,
+    "N_": None,
+    "translate": (1,),
+    "gettext": (1, 2),
+    "lazy_gettext": (1, 2),
+    "ngettext": (1, 2),
+    "translate_plural": (1, 2),
+}
 
 
 def extract() -> Catalog:
     template = Catalog(project="genbot")
-    method_map = [("local/**.py", "ignore"), ("**.py", "python")]
+    method_map = [("**.py", "python")]
     for filename, lineno, message, comments, _ctx in extract_from_dir(
         PACKAGE, method_map=method_map, keywords=KEYWORDS, comment_tags=("i18n:",)
     ):
@@ -47,6 +55,12 @@ def ids(message_id: str | tuple[str, ...]) -> str:
     return message_id if isinstance(message_id, str) else message_id[0]
 
 
+def translated(string: str | tuple[str, ...] | None) -> bool:
+    if isinstance(string, tuple):
+        return all(string)
+    return bool(string)
+
+
 def update() -> None:
     template = extract()
     for lang in ("ru", "en"):
@@ -55,7 +69,7 @@ def update() -> None:
         catalog.obsolete.clear()
         if lang == "en":
             for message in catalog:
-                if message.id and not message.string:
+                if message.id and not translated(message.string):
                     message.string = message.id
         path = po_path(lang)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -17,12 +17,23 @@ class ChatUser:
         self.last: dict[str, Any] = {}
         self.last_message_id = 1
 
+    SHOWN = ("sendmessage", "editmessagetext", "answercallbackquery", "sendphoto", "sendvideo")
+
     def _deliver(self, update: dict[str, Any]) -> dict[str, Any]:
+        """Deliver, then read what the user now sees: the bot's last message or alert.
+
+        The bot answers in the webhook response or by calling the Bot API itself (when it
+        needs the new message's id); the stand-in records both, in the order they happened.
+        """
+        before = len(self.telegram.calls)
         response = deliver(update)
-        self.last = reply_body(response)
-        result = (response.get("telegram_result") or {}).get("result")
-        if isinstance(result, dict) and "message_id" in result:
-            self.last_message_id = result["message_id"]
+        shown = [c for c in self.telegram.calls[before:] if c.method.lower() in self.SHOWN]
+        shown = [c for c in shown if c.method.lower() != "answercallbackquery" or c.params.get("text")]
+        self.last = {"method": shown[-1].method, **shown[-1].params} if shown else reply_body(response)
+        for call in reversed(shown):
+            if isinstance(call.result, dict) and "message_id" in call.result:
+                self.last_message_id = call.result["message_id"]
+                break
         return self.last
 
     def send(self, text: str) -> dict[str, Any]:

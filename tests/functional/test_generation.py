@@ -272,17 +272,17 @@ def test_the_active_job_limit_is_enforced_with_a_clear_message(user, telegram) -
     assert len(list(Job.scan())) == get_settings().max_user_queue
 
 
-def test_not_enough_credits_is_explained_and_nothing_is_charged(telegram, aws) -> None:
+def test_not_enough_credits_is_explained_up_front_and_nothing_is_charged(telegram, aws) -> None:
     poor = ChatUser(telegram, 31337)
-    poor.start()  # 3 credits; a video costs more
+    poor.start()  # 3 credits; a video costs 10 or 20
     poor.send_photo(jpeg())
-    poor.press_button("Оживить фото")
-    poor.press_button("Стандарт")
-    poor.press_button("Пропустить")
+    tiers = poor.press_button("Оживить фото")
 
-    answer = poor.press_button("Запустить")
-
-    assert "Не хватает кредитов" in answer["text"]
+    # the tiers say so before anything else is asked, with a way to buy
+    assert [label for label in poor.buttons() if "🔒" in label] == ["🔒 Стандарт — 10 кр.", "🔒 Pro — 20 кр."]
+    assert "🛒 Купить кредиты" in poor.buttons() and "3 кредита" in tiers["text"]
+    answer = poor.press_button("Стандарт")
+    assert "Не хватает кредитов" in answer["text"] and answer["show_alert"]
     assert User.get(31337).balance == 3 and list(Job.scan()) == []
 
 
@@ -310,14 +310,14 @@ def test_wrong_file_types_and_huge_files_are_refused_clearly(user) -> None:
 
 
 def test_describe_a_photo_gives_a_prompt_to_generate_from(user, telegram, jobs) -> None:
-    user.send_photo(jpeg("purple"), caption="опиши")
-    user.press_button("Запустить")
+    user.send_photo(jpeg("purple"), caption="опиши")  # free: runs at once, no confirmation
     jobs.drain()
 
     described = telegram.calls_for("sendMessage")[-1].params
     assert "Вот запрос" in described["text"]
     use = described["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
-    confirm = user.press(use)
+    user.press(use)
+    confirm = user.press_button("Стандарт")
     assert "Картинка по описанию" in confirm["text"] and "Запустить" in str(user.buttons())
 
 
@@ -354,6 +354,7 @@ def test_animate_this_turns_the_result_into_a_video_job(user, telegram, jobs) ->
     picture = only_job(USER)
 
     user.press(result_button(telegram, "Оживить"))
+    user.press_button("Стандарт")
     user.press_button("Пропустить")
     user.press_button("Запустить")
     jobs.drain()

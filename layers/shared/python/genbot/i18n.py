@@ -82,6 +82,11 @@ def translate(msgid: str, language: str, **params: object) -> str:
     return text.format(**params) if params else text
 
 
+def translate_plural(singular: str, plural: str, n: int, language: str, **params: object) -> str:
+    """A plural text outside an update's context (``{n}`` is filled in)."""
+    return get_i18n().gettext(singular, plural, n, locale=language).format(n=n, **params)
+
+
 def variants(msgid: str) -> frozenset[str]:
     """The text in every language: matches a reply-keyboard button whatever its language."""
     i18n = get_i18n()

@@ -12,24 +12,26 @@ from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
 from genbot.bot.keyboards import BTN_BALANCE
+from genbot.bot.texts import credits
 from genbot.config import Settings
 from genbot.i18n import N_, variants
 from genbot.ledger import history
 from genbot.store.models import LedgerEntry, User
+from genbot.vocab import EntryKind
 
 router = Router(name="balance")
 
 # Ledger kinds as users read them (msgids).
-KIND_LABELS = {
-    "welcome": N_("welcome gift"),
-    "referral": N_("friend invited"),
-    "daily": N_("daily bonus"),
-    "debit": N_("generation"),
-    "refund": N_("refund"),
-    "purchase": N_("purchase"),
-    "subscription": N_("subscription"),
-    "promo": N_("promo code"),
-    "grant": N_("gift from the team"),
+KIND_LABELS: dict[str, str] = {
+    EntryKind.WELCOME: N_("welcome gift"),
+    EntryKind.REFERRAL: N_("friend invited"),
+    EntryKind.DAILY: N_("daily bonus"),
+    EntryKind.DEBIT: N_("generation"),
+    EntryKind.REFUND: N_("refund"),
+    EntryKind.PURCHASE: N_("purchase"),
+    EntryKind.SUBSCRIPTION: N_("subscription"),
+    EntryKind.PROMO: N_("promo code"),
+    EntryKind.GRANT: N_("gift from the team"),
 }
 
 
@@ -45,7 +47,7 @@ async def balance(message: Message, db_user: User | None, settings: Settings) ->
     """Show the balance and the last five ledger entries."""
     if db_user is None:
         return message.answer(_("Send /start first: it sets up your account."))
-    lines = [_("💰 Balance: {balance} credits").format(balance=db_user.balance)]
+    lines = [_("💰 Balance: {credits}").format(credits=credits(int(db_user.balance)))]
     entries = [e for e in history(int(db_user.user_id), limit=8) if e.delta][:5]
     if entries:
         tz = ZoneInfo(settings.timezone)

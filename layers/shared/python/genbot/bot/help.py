@@ -1,4 +1,4 @@
-"""/help: what the bot does and what it costs."""
+"""/help: what the bot does and what it costs, with the same labels and prices as the menu."""
 
 from __future__ import annotations
 
@@ -9,31 +9,44 @@ from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
 from genbot.bot.keyboards import BTN_HELP, main_menu
+from genbot.bot.texts import MODE_LABELS, TIER_LABELS
+from genbot.commands import COMMANDS
 from genbot.config import Settings
 from genbot.i18n import variants
+from genbot.jobs.pricing import Offer
 
 router = Router(name="help")
+
+
+def help_text(settings: Settings) -> str:
+    """Modes that can be made now with their prices per tier, then the commands."""
+    offer = Offer(settings)
+    lines = ["<b>" + _("What I can do") + "</b>"]
+    for mode in offer.modes():
+        prices = []
+        for tier in offer.tiers(mode):
+            cost = offer.price(mode, tier) or 0
+            price = _("free") if cost == 0 else _("{price} cr.").format(price=cost)
+            prices.append(f"{_(TIER_LABELS[tier])} — {price}" if len(offer.tiers(mode)) > 1 else price)
+        lines.append(f"{_(MODE_LABELS[mode])}: {'; '.join(prices)}")
+    if not offer.modes():
+        lines.append(_("Generation is unavailable right now. Please try again later."))
+    lines += [
+        "",
+        "<b>" + _("Credits") + "</b>",
+        _(
+            "A welcome gift, a daily bonus and rewards for friends you invite (🎁 Bonuses); "
+            "packs in 🛒 Buy credits. If a generation fails, its credits come back."
+        ),
+        "",
+        "<b>" + _("Commands") + "</b>",
+        *(f"/{name} — {_(text)}" for name, text in COMMANDS),
+    ]
+    return "\n".join(lines)
 
 
 @router.message(Command("help"))
 @router.message(F.text.in_(variants(BTN_HELP)))
 async def help_(message: Message, settings: Settings) -> SendMessage:
     """Explain the modes, prices and commands."""
-    text = _(
-        "<b>What I can do</b>\n"
-        "🖼 Picture from a description — {image} cr. (pro: {image_pro} cr.)\n"
-        "✏️ Edit your photo with a prompt — {edit} cr.\n"
-        "🎬 Animate a photo into a short video — {video} cr.\n"
-        "🔎 Describe a photo as a prompt\n\n"
-        "<b>Credits</b>\n"
-        "A welcome gift, a daily bonus and rewards for friends you invite (🎁 Bonuses); "
-        "packs in 🛒 Buy credits. If a generation fails, its credits come back.\n\n"
-        "<b>Commands</b>\n"
-        "/start — main menu\n/balance — credits and history\n/language — язык / language\n/help — this text"
-    ).format(
-        image=settings.cost_image,
-        image_pro=settings.cost_image_pro,
-        edit=settings.cost_edit,
-        video=settings.cost_video,
-    )
-    return message.answer(text, reply_markup=main_menu())
+    return message.answer(help_text(settings), reply_markup=main_menu())

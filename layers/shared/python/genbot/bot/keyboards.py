@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from aiogram.filters.callback_data import CallbackData
-from aiogram.types import InlineKeyboardMarkup, ReplyKeyboardMarkup
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, ReplyKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder, ReplyKeyboardBuilder
 
 from genbot.i18n import N_
+from genbot.telegram.callbacks import BonusCb, LanguageCb, MenuAction, MenuCb
 
 # Button texts (msgids); the handlers match them in every language via genbot.i18n.variants.
 BTN_GENERATE = N_("🎨 Generate")
@@ -15,14 +15,6 @@ BTN_BALANCE = N_("💰 Balance")
 BTN_BUY = N_("🛒 Buy credits")
 BTN_BONUSES = N_("🎁 Bonuses")
 BTN_HELP = N_("❓ Help")
-
-
-class LanguageCb(CallbackData, prefix="lang"):
-    code: str
-
-
-class BonusCb(CallbackData, prefix="bonus"):
-    action: str
 
 
 def main_menu() -> ReplyKeyboardMarkup:
@@ -47,5 +39,10 @@ def bonuses(can_claim: bool) -> InlineKeyboardMarkup | None:
     if not can_claim:
         return None
     builder = InlineKeyboardBuilder()
-    builder.button(text=_("Claim today's bonus"), callback_data=BonusCb(action="daily"))
+    builder.button(text=_("Claim today's bonus"), callback_data=BonusCb())
     return builder.as_markup()
+
+
+def buy_button() -> InlineKeyboardButton:
+    """Opens the credit packs (the same as the menu's 🛒 Buy credits)."""
+    return InlineKeyboardButton(text=_(BTN_BUY), callback_data=MenuCb(action=MenuAction.BUY).pack())

@@ -9,9 +9,10 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from genbot.bot.keyboards import LanguageCb, language_picker, main_menu
+from genbot.bot.keyboards import language_picker, main_menu
 from genbot.i18n import LANGUAGES
 from genbot.store.models import User
+from genbot.telegram.callbacks import LanguageCb
 from genbot.users import set_language
 
 router = Router(name="language")

@@ -9,8 +9,9 @@ from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
 from genbot.bot.keyboards import main_menu
+from genbot.bot.texts import credits
 from genbot.config import Settings
-from genbot.i18n import normalize_language, translate
+from genbot.i18n import normalize_language, translate_plural
 from genbot.observability import logger
 from genbot.store.models import User
 from genbot.users import get_user, register
@@ -20,7 +21,7 @@ router = Router(name="start")
 
 def parse_referrer(args: str | None) -> int | None:
     """``ref_<id>`` from a deep link; anything else is ignored."""
-    if args and args.startswith("ref_") and args[4:].isdigit():
+    if args and args.startswith("ref_") and args[4:].isascii() and args[4:].isdigit():
         return int(args[4:])
     return None
 
@@ -36,7 +37,7 @@ async def start(
     if db_user is not None:
         return message.answer(
             _("Welcome back, {name}! Balance: {balance}.").format(
-                name=html.quote(name), balance=db_user.balance
+                name=html.quote(name), balance=credits(int(db_user.balance))
             ),
             reply_markup=main_menu(),
         )
@@ -53,8 +54,8 @@ async def start(
         await _tell_referrer(bot, settings, reg.referrer_rewarded, name)
     text = _(
         "Hi, {name}! I turn words into pictures and photos into videos.\n\n"
-        "🎁 Welcome gift: {credits} credits. Press «🎨 Generate» to start, or /help to learn more."
-    ).format(name=html.quote(name), credits=reg.user.balance)
+        "🎁 Welcome gift: {credits}. Press «🎨 Generate» to start, or /help to learn more."
+    ).format(name=html.quote(name), credits=credits(int(reg.user.balance)))
     return message.answer(text, reply_markup=main_menu())
 
 
@@ -62,11 +63,12 @@ async def _tell_referrer(bot: Bot, settings: Settings, referrer_id: int, friend:
     """Let the referrer know they earned credits; a failure here must not break /start."""
     referrer = get_user(referrer_id)
     language = referrer.language if referrer else settings.default_language
-    text = translate(
-        "🤝 {name} joined by your link: +{reward} credits!",
+    text = translate_plural(
+        "🤝 {name} joined by your link: +{n} credit!",
+        "🤝 {name} joined by your link: +{n} credits!",
+        settings.referral_reward,
         language,
         name=html.quote(friend),
-        reward=settings.referral_reward,
     )
     try:
         await bot.send_message(referrer_id, text)

@@ -20,8 +20,8 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from pydantic import ValidationError
 
 from genbot import runtime
-from genbot.bot import build_dispatcher
 from genbot.bot.dedupe import first_delivery
+from genbot.bot.dispatcher import build_dispatcher
 from genbot.config import ConfigError, get_settings
 from genbot.observability import logger, metrics
 from genbot.telegram import webhook_reply

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 
 from aiogram import Bot, html
 from aiogram.enums import ChatAction
@@ -10,37 +11,30 @@ from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from genbot.i18n import N_, translate
+from genbot.i18n import N_, translate, translate_plural
 from genbot.jobs.media import EXTENSIONS
 from genbot.observability import logger
 from genbot.store.models import Job
+from genbot.telegram.callbacks import ResultAction, ResultCb
 from genbot.users import set_blocked
+from genbot.vocab import Mode
 
 CAPTION_LIMIT = 1024
 
 FAILURE_TEXTS = {
-    "refused": N_(
-        "🚫 The AI declined this request under its safety rules. Your {price} cr. are back on your balance."
-    ),
-    "invalid_input": N_(
-        "⚠️ The AI couldn't use this input (unsupported or damaged image). Your {price} cr. are back."
-    ),
-    "unavailable": N_(
-        "😔 The AI services are unavailable right now. Your {price} cr. are back — please try again later."
-    ),
-    "timeout": N_("⌛ The video took too long to make. Your {price} cr. are back — please try again later."),
-    "queue_unavailable": N_(
-        "😔 Something went wrong on our side. Your {price} cr. are back — please try again."
-    ),
+    "refused": N_("🚫 The AI declined this request under its safety rules."),
+    "invalid_input": N_("⚠️ The AI couldn't use this input (unsupported or damaged image)."),
+    "unavailable": N_("😔 The AI services are unavailable right now. Please try again later."),
+    "timeout": N_("⌛ The video took too long to make. Please try again later."),
+    "queue_unavailable": N_("😔 Something went wrong on our side. Please try again."),
 }
-STATUS_TEXTS = {
-    "running": N_("🎨 Working on it…"),
-    "video": N_("🎬 Animating… this usually takes a minute or two."),
-}
+RUNNING = N_("🎨 Working on it…")
+ANIMATING = N_("🎬 Animating… this usually takes a minute or two.")
+ANIMATING_FOR = N_("🎬 Still animating: {elapsed} so far. It usually takes a minute or two.")
 ACTIONS = {
-    "image": ChatAction.UPLOAD_PHOTO,
-    "edit": ChatAction.UPLOAD_PHOTO,
-    "video": ChatAction.RECORD_VIDEO,
+    Mode.IMAGE: ChatAction.UPLOAD_PHOTO,
+    Mode.EDIT: ChatAction.UPLOAD_PHOTO,
+    Mode.VIDEO: ChatAction.RECORD_VIDEO,
 }
 
 
@@ -53,37 +47,58 @@ def caption_for(job: Job) -> str:
 
 
 def result_keyboard(job: Job) -> InlineKeyboardMarkup:
-    from genbot.bot.generate import ResultCb
-
     lang = str(job.language)
     builder = InlineKeyboardBuilder()
-    builder.button(text=translate("🔁 Again", lang), callback_data=ResultCb(action="again", job=job.job_id))
-    if job.mode in ("image", "edit"):
-        builder.button(
-            text=translate("🎲 Variation", lang), callback_data=ResultCb(action="vary", job=job.job_id)
-        )
-        builder.button(
-            text=translate("🎬 Animate this", lang), callback_data=ResultCb(action="animate", job=job.job_id)
-        )
-    builder.button(
-        text=translate("📎 Original file", lang), callback_data=ResultCb(action="original", job=job.job_id)
-    )
+
+    def add(label: str, action: ResultAction) -> None:
+        builder.button(text=translate(label, lang), callback_data=ResultCb(action=action, job=job.job_id))
+
+    add(N_("🔁 Again"), ResultAction.AGAIN)
+    if job.mode in (Mode.IMAGE, Mode.EDIT):
+        add(N_("🎲 Variation"), ResultAction.VARY)
+        add(N_("🎬 Animate this"), ResultAction.ANIMATE)
+    add(N_("📎 Original file"), ResultAction.ORIGINAL)
     builder.adjust(2)
     return builder.as_markup()
 
 
-async def status(bot: Bot, job: Job, key: str) -> None:
-    """Edit the job's status message and show a chat action; cosmetic, so never fatal."""
+def elapsed_text(seconds: int, lang: str) -> str:
+    minutes, secs = divmod(max(0, seconds), 60)
+    if minutes:
+        return translate("{m} min {s} s", lang, m=minutes, s=secs)
+    return translate("{s} s", lang, s=secs)
+
+
+def status_text(job: Job, now_ms: int | None = None) -> str:
+    """What the job is doing, as the status message says it (videos: how long so far)."""
+    lang = str(job.language)
+    if job.mode != Mode.VIDEO:
+        return translate(RUNNING, lang)
+    if not job.operation:
+        return translate(ANIMATING, lang)
+    now = now_ms if now_ms is not None else int(time.time() * 1000)
+    elapsed = (now - int(job.created_at)) // 1000
+    return translate(ANIMATING_FOR, lang, elapsed=elapsed_text(elapsed, lang))
+
+
+async def status(bot: Bot, job: Job) -> None:
+    """Edit the job's status message and show a chat action; cosmetic, so never fatal.
+
+    Called when the job starts and on every poll of a long operation, so the user's view of a
+    one-minute video stays true: the chat action (which lasts 5 s) is renewed and the message
+    says how long it has been going.
+    """
     try:
         if job.status_message_id:
-            text = translate(STATUS_TEXTS[key], str(job.language))
+            text = status_text(job)
             if job.prompt:
                 text += "\n<i>" + html.quote(job.prompt[:300]) + "</i>"
             await bot.edit_message_text(
                 text=text, chat_id=int(job.chat_id), message_id=int(job.status_message_id)
             )
-        if job.mode in ACTIONS:
-            await bot.send_chat_action(int(job.chat_id), ACTIONS[job.mode])
+        action = ACTIONS.get(Mode(job.mode))
+        if action is not None:
+            await bot.send_chat_action(int(job.chat_id), action)
     except TelegramForbiddenError:
         set_blocked(int(job.user_id), True)
     except TelegramBadRequest as exc:
@@ -93,7 +108,7 @@ async def status(bot: Bot, job: Job, key: str) -> None:
 async def send_result(bot: Bot, job: Job, data: bytes, mime: str, text: str | None) -> Message:
     """The photo/video (or the described prompt) with its buttons."""
     chat = int(job.chat_id)
-    if job.mode == "describe":
+    if job.mode == Mode.DESCRIBE:
         return await _send_prompt(bot, job, text or "")
     file = BufferedInputFile(data, filename=f"{job.job_id}.{EXTENSIONS.get(mime, 'bin')}")
     if mime.startswith("video/"):
@@ -104,8 +119,6 @@ async def send_result(bot: Bot, job: Job, data: bytes, mime: str, text: str | No
 async def _send_prompt(bot: Bot, job: Job, prompt: str) -> Message:
     from aiogram.types import CopyTextButton, InlineKeyboardButton
 
-    from genbot.bot.generate import ResultCb
-
     lang = str(job.language)
     body = translate(
         "🔎 Here is a prompt for your photo — tap to copy, edit it and send it back, or generate right away:",
@@ -113,7 +126,8 @@ async def _send_prompt(bot: Bot, job: Job, prompt: str) -> Message:
     )
     builder = InlineKeyboardBuilder()
     builder.button(
-        text=translate("🖼 Generate from it", lang), callback_data=ResultCb(action="use", job=job.job_id)
+        text=translate("🖼 Generate from it", lang),
+        callback_data=ResultCb(action=ResultAction.USE, job=job.job_id),
     )
     builder.row(
         InlineKeyboardButton(text=translate("📋 Copy", lang), copy_text=CopyTextButton(text=prompt[:256]))
@@ -136,9 +150,15 @@ async def finish_status(bot: Bot, job: Job) -> None:
 async def send_failure(bot: Bot, job: Job, reason: str) -> None:
     """Tell the user why, in their language, and that the credits are back."""
     key = reason.split(":")[0]
-    text = translate(
-        FAILURE_TEXTS.get(key, FAILURE_TEXTS["unavailable"]), str(job.language), price=int(job.price)
-    )
+    lang = str(job.language)
+    text = translate(FAILURE_TEXTS.get(key, FAILURE_TEXTS["unavailable"]), lang)
+    if int(job.price):
+        text += " " + translate_plural(
+            "Your {n} credit is back on your balance.",
+            "Your {n} credits are back on your balance.",
+            int(job.price),
+            lang,
+        )
     try:
         if job.status_message_id:
             try:

@@ -20,7 +20,7 @@ EXTENSIONS = {
 
 @cache
 def _s3() -> Any:
-    return boto3.client("s3")
+    return boto3.client("s3", region_name=get_settings().aws_region)
 
 
 def key_for(user_id: int, job_id: str, mime: str) -> str:

@@ -1,27 +1,27 @@
-"""The jobs queue: one small JSON message per step of a job (start, poll, deliver)."""
+"""The jobs queue: one ``JobMessage`` per step of a job (start, poll, deliver, original)."""
 
 from __future__ import annotations
 
-import json
 from functools import cache
 from typing import Any
 
 import boto3
 
 from genbot.config import get_settings
+from genbot.jobs.messages import JobMessage
 
 MAX_DELAY_SECONDS = 900  # SQS's limit for DelaySeconds on a standard queue
 
 
 @cache
 def _sqs() -> Any:
-    return boto3.client("sqs")
+    return boto3.client("sqs", region_name=get_settings().aws_region)
 
 
-def send(message: dict[str, Any], delay_seconds: int = 0) -> None:
+def send(message: JobMessage, delay_seconds: int = 0) -> None:
     _sqs().send_message(
         QueueUrl=get_settings().jobs_queue_url,
-        MessageBody=json.dumps(message),
+        MessageBody=message.model_dump_json(exclude_defaults=True),
         DelaySeconds=max(0, min(MAX_DELAY_SECONDS, delay_seconds)),
     )
 

@@ -16,12 +16,12 @@ from pynamodb.expressions.update import Action
 
 from genbot.config import Settings
 from genbot.jobs import queue
+from genbot.jobs.messages import JobMessage
 from genbot.ledger import ConditionFailedError, Posting, apply
 from genbot.observability import logger, metrics
 from genbot.store.models import Job, User, now_ms
 from genbot.store.transaction import Transaction, TransactionCancelledError
-
-TERMINAL = ("succeeded", "failed")
+from genbot.vocab import EntryKind, JobStatus, Mode, Tier
 
 
 class JobError(Exception):
@@ -41,16 +41,17 @@ class NewJob:
     job_id: str
     user_id: int
     chat_id: int
-    mode: str
-    tier: str
+    mode: Mode
+    tier: Tier
     prompt: str
     price: int
     language: str = "ru"
     input_file_id: str | None = None
     status_message_id: int | None = None
+    variant: int = 0
 
 
-def create(settings: Settings, new: NewJob, *, draft_nonce: str | None = None) -> Job | None:
+def create(settings: Settings, new: NewJob, *, draft_id: str | None = None) -> Job | None:
     """Debit and create the job in one transaction, then queue it. None for a replay.
 
     Raises InsufficientFundsError, TooManyJobsError, StaleDraftError.
@@ -59,24 +60,25 @@ def create(settings: Settings, new: NewJob, *, draft_nonce: str | None = None) -
         new.job_id,
         user_id=new.user_id,
         chat_id=new.chat_id,
-        mode=new.mode,
-        tier=new.tier,
+        mode=str(new.mode),
+        tier=str(new.tier),
         prompt=new.prompt,
+        variant=new.variant or None,
         price=new.price,
         language=new.language,
         input_file_id=new.input_file_id,
         status_message_id=new.status_message_id,
-        status="queued",
+        status=JobStatus.QUEUED,
         created_at=now_ms(),
     )
     condition = User.active_jobs < settings.max_user_queue
-    actions: list[Action] = [User.active_jobs.add(1)]
-    if draft_nonce is not None:
-        condition &= User.draft_nonce == draft_nonce
-        actions += [User.draft.remove(), User.draft_nonce.remove()]
+    # A started job ends the draft it came from (and any other being set up).
+    actions: list[Action] = [User.active_jobs.add(1), User.draft.remove(), User.draft_nonce.remove()]
+    if draft_id is not None:
+        condition &= User.draft_nonce == draft_id
     try:
         applied = apply(
-            Posting(new.user_id, f"job#{new.job_id}#debit", -new.price, "debit", note=new.mode),
+            Posting(new.user_id, f"job#{new.job_id}#debit", -new.price, EntryKind.DEBIT, note=new.mode),
             user_actions=actions,
             user_condition=condition,
             extra=[lambda tx: tx.save("job", job, condition=Job.job_id.does_not_exist())],
@@ -92,7 +94,7 @@ def create(settings: Settings, new: NewJob, *, draft_nonce: str | None = None) -
         return None
     metrics.add_metric(name="JobsCreated", unit="Count", value=1)
     try:
-        queue.send({"job_id": job.job_id})
+        queue.send(JobMessage(job_id=job.job_id))
     except Exception:
         logger.exception("could not queue the job; refunding", extra={"job_id": job.job_id})
         fail(job, "queue_unavailable")
@@ -111,8 +113,8 @@ def start(job: Job) -> bool:
     """queued -> running (counting the attempt). False when it isn't queued any more."""
     try:
         job.update(
-            actions=[Job.status.set("running"), Job.attempts.add(1), Job.updated_at.set(now_ms())],
-            condition=Job.status == "queued",
+            actions=[Job.status.set(JobStatus.RUNNING), Job.attempts.add(1), Job.updated_at.set(now_ms())],
+            condition=Job.status == JobStatus.QUEUED,
         )
     except UpdateError as exc:
         if exc.cause_response_code == "ConditionalCheckFailedException":
@@ -125,16 +127,20 @@ def record_operation(job: Job, provider: str, operation: str, key_id: str, model
     """Remember a long-running provider operation so later polls resume it."""
     job.update(
         actions=[
-            Job.provider.set(f"{provider}|{key_id}|{model}"),
+            Job.provider.set(provider),
+            Job.provider_key_id.set(key_id),
+            Job.provider_model.set(model),
             Job.operation.set(operation),
             Job.polls.add(1),
             Job.updated_at.set(now_ms()),
         ],
-        condition=Job.status == "running",
+        condition=Job.status == JobStatus.RUNNING,
     )
 
 
-def succeed(job: Job, *, result_key: str, mime: str, provider: str, text: str | None = None) -> bool:
+def succeed(
+    job: Job, *, result_key: str, mime: str, provider: str, model: str = "", text: str | None = None
+) -> bool:
     """running -> succeeded, claiming delivery; frees the user's slot. False if already moved."""
     now = int(time.time())
     tx = Transaction()
@@ -142,15 +148,16 @@ def succeed(job: Job, *, result_key: str, mime: str, provider: str, text: str | 
         "job",
         job,
         actions=[
-            Job.status.set("succeeded"),
+            Job.status.set(JobStatus.SUCCEEDED),
             Job.result_key.set(result_key),
             Job.result_mime.set(mime),
             Job.result_text.set(text) if text else Job.result_text.remove(),
             Job.provider.set(provider),
+            Job.provider_model.set(model) if model else Job.provider_model.remove(),
             Job.delivered.set(True),
             Job.updated_at.set(now_ms()),
         ],
-        condition=Job.status == "running",
+        condition=Job.status == JobStatus.RUNNING,
     )
     tx.update(
         "user",
@@ -177,18 +184,20 @@ def fail(job: Job, reason: str) -> bool:
     """Refund and mark failed, exactly once. False when the job had already finished."""
     try:
         applied = apply(
-            Posting(int(job.user_id), f"job#{job.job_id}#refund", int(job.price), "refund", note=reason),
+            Posting(
+                int(job.user_id), f"job#{job.job_id}#refund", int(job.price), EntryKind.REFUND, note=reason
+            ),
             user_actions=[User.active_jobs.add(-1)],
             extra=[
                 lambda tx: tx.update(
                     "job",
                     job,
                     actions=[
-                        Job.status.set("failed"),
+                        Job.status.set(JobStatus.FAILED),
                         Job.error_code.set(reason),
                         Job.updated_at.set(now_ms()),
                     ],
-                    condition=Job.status.is_in("queued", "running"),
+                    condition=Job.status.is_in(JobStatus.QUEUED, JobStatus.RUNNING),
                 )
             ],
         )

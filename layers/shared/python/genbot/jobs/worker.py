@@ -11,9 +11,7 @@ racing poll chains or a crash between steps can't send twice or refund twice.
 
 from __future__ import annotations
 
-import json
 import threading
-from typing import Any
 
 from aiogram.exceptions import (
     TelegramForbiddenError,
@@ -21,11 +19,13 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from pydantic import Json
 
 from genbot import runtime
 from genbot.config import Settings, get_settings
 from genbot.jobs import delivery, media, queue, service
+from genbot.jobs.messages import JobMessage, JobStep
 from genbot.observability import logger, metrics
 from genbot.providers.base import (
     GenerationRequest,
@@ -39,9 +39,15 @@ from genbot.providers.base import (
 from genbot.providers.router import ProviderRouter
 from genbot.store.models import Job
 from genbot.users import set_blocked
-from genbot.vocab import Mode, Tier
+from genbot.vocab import JobStatus, Mode, Tier
 
 _local = threading.local()
+
+
+class JobRecord(SqsRecordModel):
+    """An SQS record of the jobs queue (or its DLQ), its body parsed as a ``JobMessage``."""
+
+    body: Json[JobMessage]
 
 
 class RetryLaterError(Exception):
@@ -65,50 +71,52 @@ def backoff(receive_count: int) -> int:
     return min(300, 15 * 2 ** max(0, receive_count - 1))
 
 
-def handle_record(record: SQSRecord) -> None:
+def handle_record(record: JobRecord) -> None:
     """Powertools BatchProcessor's record handler: raise to have this one message retried."""
     settings = get_settings()
-    body = json.loads(record.body)
-    dead = bool(settings.jobs_dlq_arn) and record.event_source_arn == settings.jobs_dlq_arn
-    logger.append_keys(job_id=body.get("job_id"), dead_letter=dead)
+    message = record.body
+    dead = bool(settings.jobs_dlq_arn) and record.eventSourceARN == settings.jobs_dlq_arn
+    logger.append_keys(job_id=message.job_id, dead_letter=dead)
     try:
-        runtime.run(process(body, dead=dead))
+        runtime.run(process(message, dead=dead))
     except RetryLaterError as exc:
-        receive_count = int(record.attributes.approximate_receive_count or 1)
+        receive_count = int(record.attributes.ApproximateReceiveCount or 1)
         delay = max(exc.delay, backoff(receive_count))
         logger.warning("retrying later", extra={"reason": str(exc), "delay": delay, "receive": receive_count})
         metrics.add_metric(name="JobRetries", unit="Count", value=1)
         if not dead:
-            queue.retry_later(settings.jobs_queue_url, record.receipt_handle, delay)
+            queue.retry_later(settings.jobs_queue_url, record.receiptHandle, delay)
         raise
 
 
-async def process(body: dict[str, Any], *, dead: bool = False) -> None:
+async def process(message: JobMessage, *, dead: bool = False) -> None:
     settings = get_settings()
-    job = service.get(str(body.get("job_id", "")))
+    job = service.get(message.job_id)
     if job is None:
         logger.warning("message for an unknown job dropped")
         return
-    if body.get("action") == "original":
-        await _original(job, int(body.get("user_id", -1)))
+    if message.action == JobStep.ORIGINAL:
+        await _original(job, message.user_id)
         return
     if dead:
         await _give_up(job, "unavailable")
         return
-    if job.status == "succeeded":
+    if job.status == JobStatus.SUCCEEDED:
         if not job.delivered:  # an earlier send failed after the result was stored
             await _deliver(job, media.get(str(job.result_key)), str(job.result_mime), job.result_text)
         return
-    if job.status == "failed":
+    if job.status == JobStatus.FAILED:
         return
-    if job.status == "queued":
+    if job.status == JobStatus.QUEUED:
         if not service.start(job):
             job = service.get(job.job_id) or job
-            if job.status != "running":
+            if job.status != JobStatus.RUNNING:
                 return
         else:
-            job.status = "running"
-            await delivery.status(runtime.bot(), job, "video" if job.mode == "video" else "running")
+            job.status = JobStatus.RUNNING
+            await delivery.status(runtime.bot(), job)
+    elif job.operation:
+        await delivery.status(runtime.bot(), job)  # each poll: the user sees it's still going
     await _run(settings, job)
 
 
@@ -119,8 +127,10 @@ async def _run(settings: Settings, job: Job) -> None:
             if int(job.polls) >= settings.video_max_polls:
                 await _give_up(job, "timeout")
                 return
-            provider, key_id, model = str(job.provider).split("|", 2)
-            outcome = await router.poll(Pending(str(job.operation), provider, key_id, model))
+            pending = Pending(
+                str(job.operation), str(job.provider), str(job.provider_key_id), str(job.provider_model)
+            )
+            outcome = await router.poll(pending)
         else:
             outcome = await router.run(await _request(settings, job))
     except RefusedError as exc:
@@ -134,7 +144,7 @@ async def _run(settings: Settings, job: Job) -> None:
 
     if isinstance(outcome, Pending):
         service.record_operation(job, outcome.provider, outcome.operation, outcome.key_id, outcome.model)
-        queue.send({"job_id": job.job_id}, delay_seconds=settings.video_poll_seconds)
+        queue.send(JobMessage(job_id=job.job_id), delay_seconds=settings.video_poll_seconds)
         return
     await _succeed(job, outcome)
 
@@ -150,6 +160,7 @@ async def _request(settings: Settings, job: Job) -> GenerationRequest:
         image=image,
         image_mime=mime,
         language=str(job.language),
+        variant=int(job.variant or 0),
     )
 
 
@@ -174,7 +185,10 @@ async def _succeed(job: Job, result: MediaResult) -> None:
     mime = result.mime or "text/plain"
     payload = result.data if result.data else (result.text or "").encode()
     key = media.put(int(job.user_id), job.job_id, payload, mime if result.data else "text/plain")
-    if not service.succeed(job, result_key=key, mime=mime, provider=result.provider, text=result.text):
+    stored = service.succeed(
+        job, result_key=key, mime=mime, provider=result.provider, model=result.model, text=result.text
+    )
+    if not stored:
         return  # another delivery of this message got there first
     await _deliver(job, result.data, mime, result.text)
 
@@ -207,8 +221,8 @@ async def _give_up(job: Job, reason: str) -> None:
         await delivery.send_failure(runtime.bot(), job, reason)
 
 
-async def _original(job: Job, user_id: int) -> None:
-    if int(job.user_id) != user_id or job.status != "succeeded" or not job.result_key:
+async def _original(job: Job, user_id: int | None) -> None:
+    if int(job.user_id) != user_id or job.status != JobStatus.SUCCEEDED or not job.result_key:
         logger.warning("original file refused", extra={"user_id": user_id})
         return
     try:

@@ -7,7 +7,14 @@ from genbot.ledger.errors import (
     LedgerError,
     UnknownUserError,
 )
-from genbot.ledger.service import Posting, apply, balance_from_ledger, history
+from genbot.ledger.service import (
+    Posting,
+    apply,
+    balance_from_ledger,
+    credit_existing,
+    entry_for_new_account,
+    history,
+)
 
 __all__ = [
     "ConditionFailedError",
@@ -18,5 +25,7 @@ __all__ = [
     "UnknownUserError",
     "apply",
     "balance_from_ledger",
+    "credit_existing",
+    "entry_for_new_account",
     "history",
 ]

@@ -27,13 +27,23 @@ from genbot.ledger.errors import (
 from genbot.observability import logger
 from genbot.store.models import LedgerEntry, User, now_ms
 from genbot.store.transaction import Transaction, TransactionCancelledError, connection
+from genbot.vocab import EntryKind
 
 ExtraItem = Callable[[Transaction], object]
 ENTRY, USER = "entry", "user"
 
 _CONFLICT_RETRIES = 8
 
-__all__ = ["ExtraItem", "Posting", "apply", "balance_from_ledger", "connection", "history"]
+__all__ = [
+    "ExtraItem",
+    "Posting",
+    "apply",
+    "balance_from_ledger",
+    "connection",
+    "credit_existing",
+    "entry_for_new_account",
+    "history",
+]
 
 
 @dataclass(frozen=True)
@@ -43,8 +53,41 @@ class Posting:
     user_id: int
     op_id: str
     delta: int
-    kind: str
+    kind: EntryKind
     note: str | None = None
+
+    def entry(self) -> LedgerEntry:
+        return LedgerEntry(
+            self.user_id,
+            self.op_id,
+            delta=self.delta,
+            kind=str(self.kind),
+            note=self.note,
+            created_at=now_ms(),
+        )
+
+
+def entry_for_new_account(tx: Transaction, name: str, posting: Posting) -> None:
+    """Add ``posting``'s entry to ``tx`` for a user item created in the same transaction.
+
+    The new item's starting balance carries the amount, so no balance update goes with it.
+    """
+    tx.save(name, posting.entry(), condition=LedgerEntry.op_id.does_not_exist())
+
+
+def credit_existing(
+    tx: Transaction, entry_name: str, user_name: str, posting: Posting, user_actions: Sequence[Action] = ()
+) -> None:
+    """Add a credit (entry + balance update of an existing user) to a caller's transaction."""
+    if posting.delta < 0:
+        raise ValueError("credit_existing is for credits; debits go through apply()")
+    tx.save(entry_name, posting.entry(), condition=LedgerEntry.op_id.does_not_exist())
+    tx.update(
+        user_name,
+        User(posting.user_id),
+        actions=[User.balance.add(posting.delta), *user_actions],
+        condition=User.user_id.exists() & (User.balance >= 0),
+    )
 
 
 def apply(
@@ -68,16 +111,8 @@ def apply(
     actions = [User.balance.add(posting.delta), *user_actions]
 
     for attempt in range(_CONFLICT_RETRIES):
-        entry = LedgerEntry(
-            posting.user_id,
-            posting.op_id,
-            delta=posting.delta,
-            kind=posting.kind,
-            note=posting.note,
-            created_at=now_ms(),
-        )
         tx = Transaction()
-        tx.save(ENTRY, entry, condition=LedgerEntry.op_id.does_not_exist())
+        tx.save(ENTRY, posting.entry(), condition=LedgerEntry.op_id.does_not_exist())
         tx.update(USER, User(posting.user_id), actions=actions, condition=condition)
         for add in extra:
             add(tx)

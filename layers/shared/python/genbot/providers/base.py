@@ -23,6 +23,7 @@ class GenerationRequest:
     image: bytes | None = None
     image_mime: str | None = None
     language: str = "ru"
+    variant: int = 0  # > 0: the same request again, asking for a fresh composition
 
 
 @dataclass(frozen=True)

@@ -121,6 +121,7 @@ class Job(Model):
     mode = UnicodeAttribute()
     tier = UnicodeAttribute(default="standard")
     prompt = UnicodeAttribute(default="")
+    variant = NumberAttribute(null=True)  # a variation of an earlier result: a fresh composition
     input_file_id = UnicodeAttribute(null=True)
     price = NumberAttribute()
     status = UnicodeAttribute(default="queued")

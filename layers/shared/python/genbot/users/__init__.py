@@ -1,5 +1,28 @@
-"""Bot users: registration with welcome credits and referrals, language, blocked flag."""
+"""Bot users: registration with welcome credits and referrals, language, drafts, blocked flag."""
 
-from genbot.users.service import Registration, get_user, register, set_blocked, set_language
+from genbot.users.drafts import Draft, Step
+from genbot.users.service import (
+    Registration,
+    claim_daily_bonus,
+    clear_draft,
+    draft_of,
+    get_user,
+    register,
+    save_draft,
+    set_blocked,
+    set_language,
+)
 
-__all__ = ["Registration", "get_user", "register", "set_blocked", "set_language"]
+__all__ = [
+    "Draft",
+    "Registration",
+    "Step",
+    "claim_daily_bonus",
+    "clear_draft",
+    "draft_of",
+    "get_user",
+    "register",
+    "save_draft",
+    "set_blocked",
+    "set_language",
+]

@@ -1,8 +1,9 @@
-"""User registration and profile changes.
+"""User registration and profile changes: the only place that writes user items.
 
 Registration is one transaction: the user item (balance = welcome credits), its welcome
-ledger entry and, with a valid referrer, the referrer's reward entry and balance. A
-repeated ``/start`` fails the user item's condition and changes nothing.
+ledger entry and, with a valid referrer, the referrer's reward entry and balance (both
+entries written by the ledger). A repeated ``/start`` fails the user item's condition and
+changes nothing. Handlers change drafts, languages and bonuses through the functions here.
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ from dataclasses import dataclass
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from genbot.config import Settings
+from genbot.ledger import Posting, apply, credit_existing, entry_for_new_account
 from genbot.observability import logger, metrics
-from genbot.store.models import LedgerEntry, User, now_ms
+from genbot.store.models import User
 from genbot.store.transaction import Transaction, TransactionCancelledError
+from genbot.users.drafts import Draft
+from genbot.vocab import EntryKind
 
 
 @dataclass(frozen=True)
@@ -73,28 +77,19 @@ def register(
 def _create(settings: Settings, user: User, referrer_id: int | None) -> Transaction:
     """The user, its welcome entry and the referral reward as one transaction.
 
-    The welcome credits are the new item's starting balance, so both ledger entries are
-    written here directly (the ledger's own ``apply`` moves an existing balance).
+    The welcome credits are the new item's starting balance, so the welcome entry goes in
+    without a balance update; the referrer's reward is an ordinary credit.
     """
     tx = Transaction().save("user", user, condition=User.user_id.does_not_exist())
     if settings.free_credits:
-        welcome = LedgerEntry(
-            user.user_id, "bonus#welcome", delta=settings.free_credits, kind="welcome", created_at=now_ms()
+        entry_for_new_account(
+            tx,
+            "welcome",
+            Posting(int(user.user_id), "bonus#welcome", settings.free_credits, EntryKind.WELCOME),
         )
-        tx.save("welcome", welcome, condition=LedgerEntry.op_id.does_not_exist())
     if referrer_id is not None:
-        reward = settings.referral_reward
-        if reward:
-            entry = LedgerEntry(
-                referrer_id, f"ref#{user.user_id}", delta=reward, kind="referral", created_at=now_ms()
-            )
-            tx.save("referral", entry, condition=LedgerEntry.op_id.does_not_exist())
-        tx.update(
-            "referrer",
-            User(referrer_id),
-            actions=[User.balance.add(reward), User.referrals.add(1)],
-            condition=User.user_id.exists(),
-        )
+        reward = Posting(referrer_id, f"ref#{user.user_id}", settings.referral_reward, EntryKind.REFERRAL)
+        credit_existing(tx, "referral", "referrer", reward, user_actions=[User.referrals.add(1)])
     return tx
 
 
@@ -108,3 +103,25 @@ def set_blocked(user_id: int, blocked: bool) -> None:
         User(user_id).update(actions=[User.blocked.set(blocked)], condition=User.user_id.exists())
     except UpdateError:  # a user we never registered: nothing to remember
         logger.info("blocked flag for unknown user", extra={"user_id": user_id})
+
+
+def claim_daily_bonus(settings: Settings, user_id: int, day: str) -> bool:
+    """+DAILY_BONUS once per day (ledger key ``bonus#daily#<day>``); False when already claimed."""
+    return apply(
+        Posting(user_id, f"bonus#daily#{day}", settings.daily_bonus, EntryKind.DAILY),
+        user_actions=[User.last_daily_bonus.set(day)],
+    )
+
+
+def save_draft(user_id: int, draft: Draft) -> Draft:
+    """Store the draft; its id is the condition that confirming consumes."""
+    User(user_id).update(actions=[User.draft.set(draft.dump()), User.draft_nonce.set(draft.id)])
+    return draft
+
+
+def clear_draft(user_id: int) -> None:
+    User(user_id).update(actions=[User.draft.remove(), User.draft_nonce.remove()])
+
+
+def draft_of(user: User | None) -> Draft | None:
+    return Draft.load(user.draft) if user is not None else None

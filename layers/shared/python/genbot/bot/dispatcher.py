@@ -1,0 +1,29 @@
+"""The aiogram Dispatcher: one Router per feature, included here in priority order."""
+
+from __future__ import annotations
+
+from aiogram import Dispatcher
+
+from genbot.bot import balance, bonus, buy, chat_member, errors, fallback, generate, help, language, start
+from genbot.bot.middlewares import UserLocaleMiddleware, UserMiddleware
+from genbot.i18n import get_i18n
+
+
+def build_dispatcher() -> Dispatcher:
+    """A Dispatcher with every feature router; built once per process (before SnapStart)."""
+    dp = Dispatcher(name="genbot")
+    dp.update.outer_middleware(UserMiddleware())
+    UserLocaleMiddleware(get_i18n()).setup(dp)
+    dp.include_routers(
+        errors.router,
+        start.router,
+        language.router,
+        balance.router,
+        bonus.router,
+        buy.router,
+        help.router,
+        generate.router,  # after the menu buttons: a button press beats a pending prompt
+        chat_member.router,
+        fallback.router,  # last: catches what nothing else did
+    )
+    return dp

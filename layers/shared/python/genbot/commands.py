@@ -1,0 +1,33 @@
+"""The bot's commands: one list for the "/" menu (``setMyCommands`` per language) and /help.
+
+Plain data with no imports, so the CDK app can read it at synth time and register the menu
+on deploy; ``command_lists()`` translates it through the catalogs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def N_(msgid: str) -> str:
+    return msgid
+
+
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("start", N_("main menu")),
+    ("generate", N_("make a picture or a video")),
+    ("balance", N_("credits and history")),
+    ("buy", N_("buy credits")),
+    ("language", N_("язык / language")),
+    ("help", N_("what I can do and what it costs")),
+)
+
+
+def command_lists() -> dict[str, list[dict[str, Any]]]:
+    """``{language: [{"command": ..., "description": ...}]}`` for every language the bot speaks."""
+    from genbot.i18n import LANGUAGES, translate
+
+    return {
+        lang: [{"command": name, "description": translate(text, lang)} for name, text in COMMANDS]
+        for lang in LANGUAGES
+    }

@@ -1,0 +1,60 @@
+"""Callback data of every inline button, typed: what a press means, below both bot and jobs.
+
+The bot's routers filter on these (one handler per action); the generate worker builds the
+result buttons with them. Telegram allows 64 bytes of callback data: the fields are short.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from aiogram.filters.callback_data import CallbackData
+
+from genbot.vocab import Mode, Tier
+
+
+class DraftAction(StrEnum):
+    MODE = "m"
+    TIER = "t"
+    SKIP = "s"
+    CONFIRM = "c"
+    CANCEL = "x"
+
+
+class ResultAction(StrEnum):
+    AGAIN = "again"
+    VARY = "vary"
+    ANIMATE = "animate"
+    ORIGINAL = "orig"
+    USE = "use"  # generate from a prompt the bot wrote for a photo
+
+
+class MenuAction(StrEnum):
+    BUY = "buy"
+    GENERATE = "gen"
+
+
+class DraftCb(CallbackData, prefix="d"):
+    """A button of one draft (``draft``: its id); on another draft it no longer works."""
+
+    action: DraftAction
+    draft: str
+    mode: Mode | None = None
+    tier: Tier | None = None
+
+
+class ResultCb(CallbackData, prefix="r"):
+    action: ResultAction
+    job: str
+
+
+class MenuCb(CallbackData, prefix="menu"):
+    action: MenuAction
+
+
+class LanguageCb(CallbackData, prefix="lang"):
+    code: str
+
+
+class BonusCb(CallbackData, prefix="bonus"):
+    action: str = "daily"
