@@ -1,18 +1,31 @@
-"""Synthesize the CDK app once per session and share its template.
+"""Fixtures for the infra tests: the synthesized app (once per session), and a variant of it.
 
 The layer is built without its dependencies here (``bundle=false``): these tests check the
 wiring, not the wheels; ``test_bundling.py`` runs the real thing once, marked ``infra``.
+
+Tests read the templates with ``aws_cdk.assertions`` (``Template``, ``Match``, ``Capture``) and
+take logical ids from the construct tree (``logical_id(stack.tables.tables["users"])``), so they
+say which resource they mean without depending on CDK's generated names.
 """
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.infra.cfn import SCHEDULE_FUNCTION, Synth, synth
+if TYPE_CHECKING:
+    from aws_cdk.assertions import Template
+    from constructs import IConstruct
+
+    from genbot.resources import ScheduleSpec
+    from infra.specs import AppSpecs
+    from infra.stack import GenbotStack
 
 # jsii prints a banner on every start under an end-of-life Node unless the variable lists that
 # major version (a comma-separated list: "1" silences nothing).
@@ -20,34 +33,91 @@ _SILENCE = "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"
 os.environ[_SILENCE] = ",".join(v for v in (os.environ.get(_SILENCE, ""), "18", "20") if v)
 
 
-@pytest.fixture(scope="session")
-def app_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    """The app exactly as the specs define it, with default settings."""
-    return synth(outdir=tmp_path_factory.mktemp("cdk-default"))
+def _synth(outdir: Path, context: dict[str, Any] | None = None, specs: AppSpecs | None = None) -> GenbotStack:
+    import aws_cdk as cdk
+
+    from infra.app import cdk_json_context
+    from infra.stack import GenbotStack
+
+    app = cdk.App(context={**cdk_json_context(), "bundle": "false", **(context or {})}, outdir=str(outdir))
+    return GenbotStack(app, "GenbotStack", specs=specs)
 
 
 @pytest.fixture(scope="session")
-def variant_synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
-    """The app with every optional feature on: a schedule, an alarm email, extra env, a Bot API URL."""
+def repo_root() -> Path:
+    """The repository's root directory."""
+    return Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def logical_id() -> Callable[[IConstruct], str]:
+    """The logical id of an L2 construct's main resource (or of an L1 itself), in its own stack."""
+    from aws_cdk import CfnElement, Stack
+
+    def of(construct: IConstruct) -> str:
+        element = construct if isinstance(construct, CfnElement) else construct.node.default_child
+        assert isinstance(element, CfnElement), f"{construct.node.path} has no CloudFormation resource"
+        return str(Stack.of(element).resolve(element.logical_id))
+
+    return of
+
+
+# --- the app exactly as the specs define it, with default settings ---------------------------
+
+
+@pytest.fixture(scope="session")
+def app_stack(tmp_path_factory: pytest.TempPathFactory) -> GenbotStack:
+    return _synth(tmp_path_factory.mktemp("cdk-default"))
+
+
+@pytest.fixture(scope="session")
+def template(app_stack: GenbotStack) -> Template:
+    from aws_cdk.assertions import Template
+
+    return Template.from_stack(app_stack)
+
+
+# --- the app with every optional feature on --------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def extra_schedule() -> ScheduleSpec:
+    """A schedule the variant adds to the specs (no CDK change): the SnapStart webhook, via its alias."""
     from genbot.resources import ScheduleSpec
-    from infra.specs import AppSpecs
 
-    base = AppSpecs.load()
-    schedule = ScheduleSpec(
+    return ScheduleSpec(
         name="offer_tick",
-        function=SCHEDULE_FUNCTION,
+        function="webhook",
         expression="cron(0/15 * * * ? *)",
         timezone="Europe/Moscow",
         input={"task": "offers", "dry_run": False},
     )
-    specs = replace(base, schedules={**base.schedules, schedule.name: schedule})
-    yield synth(
-        context={
-            "alarmEmail": "ops@example.com",
-            "telegramApiUrl": "https://botapi.example.com",
-            "functionEnv": '{"ADMIN_IDS": "1,2"}',
-            "webhookVersion": "7",
-        },
-        specs=specs,
-        outdir=tmp_path_factory.mktemp("cdk-variant"),
-    )
+
+
+@pytest.fixture(scope="session")
+def variant_context() -> dict[str, str]:
+    """``-c`` values for the variant: an alarm email, a Bot API URL, extra env, a webhook version."""
+    return {
+        "alarmEmail": "ops@example.com",
+        "telegramApiUrl": "https://botapi.example.com",
+        "functionEnv": json.dumps({"ADMIN_IDS": "1,2"}),
+        "webhookVersion": "7",
+    }
+
+
+@pytest.fixture(scope="session")
+def variant_stack(
+    tmp_path_factory: pytest.TempPathFactory, extra_schedule: ScheduleSpec, variant_context: dict[str, str]
+) -> GenbotStack:
+    from infra.specs import AppSpecs
+
+    base = AppSpecs.load()
+    specs = replace(base, schedules={**base.schedules, extra_schedule.name: extra_schedule})
+    return _synth(tmp_path_factory.mktemp("cdk-variant"), context=variant_context, specs=specs)
+
+
+@pytest.fixture(scope="session")
+def variant_template(variant_stack: GenbotStack) -> Template:
+    from aws_cdk.assertions import Template
+
+    return Template.from_stack(variant_stack)

@@ -2,92 +2,149 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
-from genbot.resources import FUNCTIONS
-from tests.infra.cfn import Synth
+import pytest
+from aws_cdk.assertions import Capture, Match, Template
 
+from genbot.resources import FUNCTIONS, FunctionSpec
+from infra.stack import GenbotStack
 
-def _integration_for_route(s: Synth, route_key: str) -> dict[str, Any]:
-    routes = {
-        r["Properties"]["RouteKey"]: r["Properties"] for r in s.of_type("AWS::ApiGatewayV2::Route").values()
-    }
-    target = routes[route_key]["Target"]  # {"Fn::Join": ["", ["integrations/", {"Ref": id}]]}
-    integration_id = target["Fn::Join"][1][1]["Ref"]
-    return s.resources[integration_id]["Properties"]
+ROUTE = "AWS::ApiGatewayV2::Route"
+INTEGRATION = "AWS::ApiGatewayV2::Integration"
+WEBHOOK = "Custom::TelegramWebhook"
+ROUTES = [(spec, f"{m.upper()} {p}") for spec in FUNCTIONS.values() for m, p in spec.http_routes]
 
-
-def test_every_http_route_of_the_specs_exists_and_nothing_else(app_synth: Synth) -> None:
-    expected = {f"{m.upper()} {p}" for spec in FUNCTIONS.values() for m, p in spec.http_routes}
-    found = {r["Properties"]["RouteKey"] for r in app_synth.of_type("AWS::ApiGatewayV2::Route").values()}
-    assert found == expected
-    assert "POST /telegram" in found
+LogicalId = Callable[..., str]
 
 
-def test_routes_invoke_the_live_alias_with_payload_v2(app_synth: Synth) -> None:
-    s = app_synth
-    for spec in FUNCTIONS.values():
-        fn = s.stack.functions.functions[spec.name]
-        for method, path in spec.http_routes:
-            integration = _integration_for_route(s, f"{method.upper()} {path}")
-            assert integration["IntegrationType"] == "AWS_PROXY"
-            assert integration["PayloadFormatVersion"] == "2.0"
-            if spec.snapstart:  # never $LATEST, which has no snapshot
-                assert integration["IntegrationUri"] == {"Ref": s.logical_id(fn.alias)}
-            else:
-                assert integration["IntegrationUri"] == {"Fn::GetAtt": [s.logical_id(fn.function), "Arn"]}
+def _url_ending(api_id: str, path: str) -> dict[str, object]:
+    """An ``Fn::Join`` URL on the API's id that ends with ``path``."""
+    return {"Fn::Join": ["", Match.array_with([{"Ref": api_id}, Match.string_like_regexp(f"{path}$")])]}
 
 
-def test_api_gateway_may_invoke_the_alias(app_synth: Synth) -> None:
-    s = app_synth
-    alias_ref = {"Ref": s.logical_id(s.stack.functions.functions["webhook"].alias)}
-    permissions = [
-        p["Properties"]
-        for p in s.of_type("AWS::Lambda::Permission").values()
-        if p["Properties"]["FunctionName"] == alias_ref
-    ]
+def test_every_http_route_of_the_specs_exists_and_nothing_else(template: Template) -> None:
+    keys = [key for _, key in ROUTES]
+    assert "POST /telegram" in keys
+    template.resource_count_is(ROUTE, len(keys))
+    for key in keys:
+        template.resource_properties_count_is(ROUTE, {"RouteKey": key}, 1)
+
+
+@pytest.mark.parametrize(("spec", "route_key"), ROUTES, ids=[key for _, key in ROUTES])
+def test_route_invokes_the_target_with_payload_v2(
+    template: Template, app_stack: GenbotStack, logical_id: LogicalId, spec: FunctionSpec, route_key: str
+) -> None:
+    fn = app_stack.functions.functions[spec.name]
+    api_id = logical_id(app_stack.api.api)
+    integration = Capture()
+    template.has_resource_properties(
+        ROUTE,
+        {
+            "ApiId": {"Ref": api_id},
+            "RouteKey": route_key,
+            "Target": {"Fn::Join": ["", ["integrations/", {"Ref": integration}]]},
+        },
+    )
+
+    if spec.snapstart:  # never $LATEST, which has no snapshot
+        uri: object = {"Ref": logical_id(fn.alias)}
+    else:
+        uri = {"Fn::GetAtt": [logical_id(fn.function), "Arn"]}
+    integrations = template.find_resources(
+        INTEGRATION,
+        {
+            "Properties": {
+                "ApiId": {"Ref": api_id},
+                "IntegrationType": "AWS_PROXY",
+                "PayloadFormatVersion": "2.0",
+                "IntegrationUri": Match.exact(uri),
+            }
+        },
+    )
+    assert integration.as_string() in integrations
+
+
+def test_api_gateway_may_invoke_the_alias(
+    template: Template, app_stack: GenbotStack, logical_id: LogicalId
+) -> None:
+    on_alias = {"FunctionName": {"Ref": logical_id(app_stack.functions.functions["webhook"].alias)}}
+    permissions = template.find_resources("AWS::Lambda::Permission", {"Properties": on_alias})
     assert permissions
-    assert all(p["Principal"] == "apigateway.amazonaws.com" for p in permissions)
+    # every permission on the alias is API Gateway's, for this API
+    template.resource_properties_count_is(
+        "AWS::Lambda::Permission",
+        {
+            **on_alias,
+            "Action": "lambda:InvokeFunction",
+            "Principal": "apigateway.amazonaws.com",
+            "SourceArn": {
+                "Fn::Join": ["", Match.array_with([{"Ref": logical_id(app_stack.api.api)}, "/*/*/telegram"])]
+            },
+        },
+        len(permissions),
+    )
 
 
-def test_default_stage_is_throttled_and_access_logged(app_synth: Synth) -> None:
-    (stage,) = app_synth.of_type("AWS::ApiGatewayV2::Stage").values()
-    props = stage["Properties"]
-    assert props["StageName"] == "$default"
-    assert props["AutoDeploy"] is True
-    assert props["DefaultRouteSettings"] == {"ThrottlingBurstLimit": 100, "ThrottlingRateLimit": 50}
-    assert props["AccessLogSettings"]["DestinationArn"] == {
-        "Fn::GetAtt": [app_synth.logical_id(app_synth.stack.api.access_log_group), "Arn"]
-    }
+def test_default_stage_is_throttled_and_access_logged(
+    template: Template, app_stack: GenbotStack, logical_id: LogicalId
+) -> None:
+    template.resource_count_is("AWS::ApiGatewayV2::Stage", 1)
+    template.has_resource_properties(
+        "AWS::ApiGatewayV2::Stage",
+        {
+            "ApiId": {"Ref": logical_id(app_stack.api.api)},
+            "StageName": "$default",
+            "AutoDeploy": True,
+            "DefaultRouteSettings": Match.object_equals(
+                {"ThrottlingBurstLimit": 100, "ThrottlingRateLimit": 50}
+            ),
+            "AccessLogSettings": {
+                "DestinationArn": {"Fn::GetAtt": [logical_id(app_stack.api.access_log_group), "Arn"]},
+                "Format": Match.serialized_json(
+                    Match.object_like({"requestId": "$context.requestId", "status": "$context.status"})
+                ),
+            },
+        },
+    )
 
 
-def test_outputs_give_the_api_url_and_the_telegram_webhook_url(app_synth: Synth) -> None:
-    outputs = app_synth.template.to_json()["Outputs"]
-    api_id = app_synth.logical_id(app_synth.stack.api.api)
-    url_parts = outputs["ApiUrl"]["Value"]["Fn::Join"][1]
-    assert {"Ref": api_id} in url_parts
-    assert outputs["TelegramWebhookUrl"]["Value"]["Fn::Join"][1][-1].endswith("/telegram")
+def test_outputs_give_the_api_url_and_the_telegram_webhook_url(
+    template: Template, app_stack: GenbotStack, logical_id: LogicalId
+) -> None:
+    api_id = logical_id(app_stack.api.api)
+    template.has_output("ApiUrl", {"Value": _url_ending(api_id, "/")})
+    template.has_output("TelegramWebhookUrl", {"Value": _url_ending(api_id, "/telegram")})
+    template.has_output("SecretArn", {"Value": {"Ref": logical_id(app_stack.secret.secret)}})
+    template.has_output("AlarmTopicArn", {"Value": {"Ref": logical_id(app_stack.monitoring.topic)}})
 
 
-def test_webhook_registration_custom_resource_points_telegram_at_the_api(app_synth: Synth) -> None:
-    s = app_synth
-    (resource,) = s.of_type("Custom::TelegramWebhook").values()
-    props = resource["Properties"]
-
-    assert props["ServiceToken"] == {"Fn::GetAtt": [s.logical_id(s.stack.webhook.function), "Arn"]}
-    parts = props["Url"]["Fn::Join"][1]
-    assert {"Ref": s.logical_id(s.stack.api.api)} in parts
-    assert parts[-1].endswith("/telegram")
-    assert props["Version"] == "1"
+def test_webhook_registration_custom_resource_points_telegram_at_the_api(
+    template: Template, app_stack: GenbotStack, logical_id: LogicalId
+) -> None:
+    template.resource_count_is(WEBHOOK, 1)
+    depends_on = Capture()
+    template.has_resource(
+        WEBHOOK,
+        {
+            "Properties": {
+                "ServiceToken": {"Fn::GetAtt": [logical_id(app_stack.webhook.function), "Arn"]},
+                "Url": _url_ending(logical_id(app_stack.api.api), "/telegram"),
+                "Version": "1",
+            },
+            "DependsOn": depends_on,
+        },
+    )
     # it runs only once the route and stage exist, else Telegram would hit a missing route
-    depends = set(resource.get("DependsOn", []))
-    stage_id = s.logical_id(s.stack.api.stage)
-    route_ids = set(s.of_type("AWS::ApiGatewayV2::Route"))
-    assert stage_id in depends
-    assert route_ids <= depends
+    routes = set(template.find_resources(ROUTE))
+    assert routes
+    assert {logical_id(app_stack.api.stage), *routes} <= set(depends_on.as_array())
 
 
-def test_webhook_version_context_changes_the_custom_resource(variant_synth: Synth) -> None:
+def test_webhook_version_context_changes_the_custom_resource(
+    variant_template: Template, variant_context: dict[str, str]
+) -> None:
     # given -c webhookVersion=7: CloudFormation sees a changed property and re-runs setWebhook
-    (resource,) = variant_synth.of_type("Custom::TelegramWebhook").values()
-    assert resource["Properties"]["Version"] == "7"
+    assert variant_context["webhookVersion"] != "1"
+    variant_template.resource_count_is(WEBHOOK, 1)
+    variant_template.has_resource_properties(WEBHOOK, {"Version": variant_context["webhookVersion"]})

@@ -11,13 +11,14 @@ from pathlib import Path
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk.assertions import Template
 
 from genbot.resources import FunctionSpec
+from genbot.store.tables import table_specs
 from infra.functions import MissingHandlerError
 from infra.settings import DeploySettings, SettingsError
 from infra.specs import AppSpecs, SpecError
 from infra.stack import GenbotStack
-from tests.infra.cfn import ROOT
 
 
 def test_specs_referring_to_a_missing_table_fail_with_the_names() -> None:
@@ -36,10 +37,10 @@ def test_the_shipped_specs_are_valid() -> None:
     AppSpecs.load().validate()
 
 
-def test_a_function_without_handler_py_fails_the_synth_clearly(tmp_path: Path) -> None:
+def test_a_function_without_handler_py_fails_the_synth_clearly(tmp_path: Path, repo_root: Path) -> None:
     # given a checkout where functions/<name>/handler.py is missing
-    (tmp_path / "layers").symlink_to(ROOT / "layers")
-    (tmp_path / "uv.lock").symlink_to(ROOT / "uv.lock")
+    (tmp_path / "layers").symlink_to(repo_root / "layers")
+    (tmp_path / "uv.lock").symlink_to(repo_root / "uv.lock")
     (tmp_path / "functions" / "webhook").mkdir(parents=True)
 
     # when the stack is built / then the error names the function and the file
@@ -73,8 +74,8 @@ def test_a_malformed_context_value_names_its_key() -> None:
         DeploySettings.from_context(cdk.App(context={"bundle": "maybe"}).node)
 
 
-def test_cdk_json_runs_the_app_with_the_venv_python() -> None:
-    config = json.loads((ROOT / "cdk.json").read_text())
+def test_cdk_json_runs_the_app_with_the_venv_python(repo_root: Path) -> None:
+    config = json.loads((repo_root / "cdk.json").read_text())
     assert config["app"] == ".venv/bin/python infra/app.py"
     assert (
         config["context"]["@aws-cdk/aws-lambda:recognizeLayerVersion"] is True
@@ -82,16 +83,17 @@ def test_cdk_json_runs_the_app_with_the_venv_python() -> None:
 
 
 @pytest.mark.infra
-def test_app_py_synthesizes_without_the_cdk_cli(tmp_path: Path) -> None:
+def test_app_py_synthesizes_without_the_cdk_cli(tmp_path: Path, repo_root: Path) -> None:
     # given CDK_OUTDIR, as the brief for deploy tooling requires / when the app runs as a script
     env = {**os.environ, "CDK_OUTDIR": str(tmp_path), "GENBOT_SKIP_LAYER_DEPS": "1"}
     result = subprocess.run(
-        [sys.executable, "infra/app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "infra/app.py"], cwd=repo_root, env=env, capture_output=True, text=True, timeout=300
     )
 
     # then a cloud assembly with the stack's template is written
     assert result.returncode == 0, result.stderr
-    template = json.loads((tmp_path / "GenbotStack.template.json").read_text())
-    types = {r["Type"] for r in template["Resources"].values()}
-    assert {"Custom::TelegramWebhook", "AWS::Lambda::LayerVersion", "AWS::DynamoDB::Table"} <= types
+    template = Template.from_json(json.loads((tmp_path / "GenbotStack.template.json").read_text()))
+    template.resource_count_is("Custom::TelegramWebhook", 1)
+    template.resource_count_is("AWS::Lambda::LayerVersion", 1)
+    template.resource_count_is("AWS::DynamoDB::Table", len(table_specs()))
     assert (tmp_path / "manifest.json").is_file()

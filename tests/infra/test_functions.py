@@ -2,127 +2,182 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from aws_cdk.assertions import Match, Template
 
 from genbot.resources import BUCKETS, FUNCTIONS, QUEUES, FunctionSpec
 from genbot.store.tables import table_specs
-from tests.infra.cfn import Synth
+from infra.stack import GenbotStack
 
+FUNCTION = "AWS::Lambda::Function"
 SPECS = list(FUNCTIONS.values())
 TABLE_ENV = {t.name: t.env_var for t in table_specs()}
 
+LogicalId = Callable[..., str]
 
-def _fn(s: Synth, name: str) -> dict[str, Any]:
-    return s.resources[s.logical_id(s.stack.functions.functions[name].function)]
+
+def _function_id(stack: GenbotStack, logical_id: LogicalId, name: str) -> str:
+    return logical_id(stack.functions.functions[name].function)
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
 def test_function_runs_python_313_on_arm64_with_the_shared_layer(
-    app_synth: Synth, spec: FunctionSpec
+    template: Template, app_stack: GenbotStack, logical_id: LogicalId, spec: FunctionSpec
 ) -> None:
-    props = _fn(app_synth, spec.name)["Properties"]
-    layer_id = app_synth.logical_id(app_synth.stack.layer.layer)
+    matching = template.find_resources(
+        FUNCTION,
+        {
+            "Properties": {
+                "Runtime": "python3.13",
+                "Architectures": ["arm64"],
+                "Handler": "handler.handler",
+                "Layers": Match.exact([{"Ref": logical_id(app_stack.layer.layer)}]),
+                "Timeout": spec.timeout_seconds,
+                "MemorySize": spec.memory_mb,
+                "TracingConfig": Match.object_equals({"Mode": "Active"}),
+                "ReservedConcurrentExecutions": (
+                    spec.reserved_concurrency if spec.reserved_concurrency else Match.absent()
+                ),
+            }
+        },
+    )
+    assert _function_id(app_stack, logical_id, spec.name) in matching
 
-    assert props["Runtime"] == "python3.13"
-    assert props["Architectures"] == ["arm64"]
-    assert props["Handler"] == "handler.handler"
-    assert props["Layers"] == [{"Ref": layer_id}]
-    assert props["Timeout"] == spec.timeout_seconds
-    assert props["MemorySize"] == spec.memory_mb
-    assert props["TracingConfig"] == {"Mode": "Active"}
-    assert props.get("ReservedConcurrentExecutions") == spec.reserved_concurrency
 
-
-def test_layer_is_for_python_313_arm64(app_synth: Synth) -> None:
-    (layer,) = app_synth.of_type("AWS::Lambda::LayerVersion").values()
-    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
-    assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+def test_layer_is_for_python_313_arm64(template: Template) -> None:
+    template.resource_count_is("AWS::Lambda::LayerVersion", 1)
+    template.has_resource_properties(
+        "AWS::Lambda::LayerVersion",
+        {"CompatibleRuntimes": ["python3.13"], "CompatibleArchitectures": ["arm64"]},
+    )
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
-def test_function_environment_names_exactly_its_resources(app_synth: Synth, spec: FunctionSpec) -> None:
+def test_function_environment_names_exactly_its_resources(
+    template: Template, app_stack: GenbotStack, logical_id: LogicalId, spec: FunctionSpec
+) -> None:
     # given what the spec says the function touches
-    s = app_synth
-    stack = s.stack
-    env = _fn(s, spec.name)["Properties"]["Environment"]["Variables"]
+    stack = app_stack
     expected: dict[str, Any] = {
         "POWERTOOLS_SERVICE_NAME": spec.name,
         "POWERTOOLS_METRICS_NAMESPACE": "genbot",
         "LOG_LEVEL": "INFO",
     }
     for table in spec.tables:
-        expected[TABLE_ENV[table]] = {"Ref": s.logical_id(stack.tables.tables[table])}
+        expected[TABLE_ENV[table]] = {"Ref": logical_id(stack.tables.tables[table])}
     for queue in spec.sends_to:
-        expected[QUEUES[queue].env_var] = {"Ref": s.logical_id(stack.queues.queues[queue].queue)}
+        expected[QUEUES[queue].env_var] = {"Ref": logical_id(stack.queues.queues[queue].queue)}
     for bucket in spec.buckets:
-        expected[BUCKETS[bucket].env_var] = {"Ref": s.logical_id(stack.media.buckets[bucket])}
+        expected[BUCKETS[bucket].env_var] = {"Ref": logical_id(stack.media.buckets[bucket])}
     for q in QUEUES.values():
         if q.dlq_consumer == spec.name and q.dlq_arn_env_var:
-            expected[q.dlq_arn_env_var] = {
-                "Fn::GetAtt": [s.logical_id(stack.queues.queues[q.name].dlq), "Arn"]
-            }
+            expected[q.dlq_arn_env_var] = {"Fn::GetAtt": [logical_id(stack.queues.queues[q.name].dlq), "Arn"]}
     if spec.secrets:
-        expected["SECRET_ID"] = {"Ref": s.logical_id(stack.secret.secret)}
+        expected["SECRET_ID"] = {"Ref": logical_id(stack.secret.secret)}
 
     # then the environment is exactly that: table names, queue URLs, bucket names, DLQ ARN, secret ARN
-    assert env == expected
+    matching = template.find_resources(
+        FUNCTION, {"Properties": {"Environment": {"Variables": Match.object_equals(expected)}}}
+    )
+    assert _function_id(stack, logical_id, spec.name) in matching
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
-def test_function_logs_to_its_own_log_group_with_retention(app_synth: Synth, spec: FunctionSpec) -> None:
-    fn = app_synth.stack.functions.functions[spec.name]
-    group_id = app_synth.logical_id(fn.log_group)
+def test_function_logs_to_its_own_log_group_with_retention(
+    template: Template, app_stack: GenbotStack, logical_id: LogicalId, spec: FunctionSpec
+) -> None:
+    group_id = logical_id(app_stack.functions.functions[spec.name].log_group)
 
-    assert _fn(app_synth, spec.name)["Properties"]["LoggingConfig"]["LogGroup"] == {"Ref": group_id}
-    assert app_synth.resources[group_id]["Properties"]["RetentionInDays"] == 30
+    logging_to_it = template.find_resources(
+        FUNCTION, {"Properties": {"LoggingConfig": {"LogGroup": {"Ref": group_id}}}}
+    )
+    assert set(logging_to_it) == {_function_id(app_stack, logical_id, spec.name)}  # its own: no other's
+    assert group_id in template.find_resources("AWS::Logs::LogGroup", {"Properties": {"RetentionInDays": 30}})
 
 
-def test_snapstart_functions_are_published_behind_the_live_alias(app_synth: Synth) -> None:
+def test_snapstart_functions_are_published_behind_the_live_alias(
+    template: Template, app_stack: GenbotStack, logical_id: LogicalId
+) -> None:
     # given the specs mark the webhook for SnapStart (aiogram's import is slow)
     assert FUNCTIONS["webhook"].snapstart
-    s = app_synth
     for spec in SPECS:
-        fn = s.stack.functions.functions[spec.name]
-        props = _fn(s, spec.name)["Properties"]
+        fn = app_stack.functions.functions[spec.name]
+        function_id = logical_id(fn.function)
+        own_versions = {"FunctionName": {"Ref": function_id}}
         if not spec.snapstart:
-            assert "SnapStart" not in props
+            assert function_id in template.find_resources(
+                FUNCTION, {"Properties": {"SnapStart": Match.absent()}}
+            )
             assert fn.alias is None
+            template.resource_properties_count_is("AWS::Lambda::Version", own_versions, 0)
+            template.resource_properties_count_is("AWS::Lambda::Alias", own_versions, 0)
             continue
-        # then SnapStart applies to published versions, and an alias `live` points at one
-        assert props["SnapStart"] == {"ApplyOn": "PublishedVersions"}
-        function_id = s.logical_id(fn.function)
-        versions = {
-            k: v
-            for k, v in s.of_type("AWS::Lambda::Version").items()
-            if v["Properties"]["FunctionName"] == {"Ref": function_id}
-        }
-        assert len(versions) == 1
+
+        # then SnapStart applies to published versions...
+        assert function_id in template.find_resources(
+            FUNCTION, {"Properties": {"SnapStart": Match.object_equals({"ApplyOn": "PublishedVersions"})}}
+        )
+        # ...there is one version, deleted on update (old snapshots are billed; drop them)...
+        template.resource_properties_count_is("AWS::Lambda::Version", own_versions, 1)
+        versions = template.find_resources(
+            "AWS::Lambda::Version", {"Properties": own_versions, "DeletionPolicy": "Delete"}
+        )
+        assert len(versions) == 1, f"{spec.name}: its version is not deleted on update"
         (version_id,) = versions
-        assert versions[version_id]["DeletionPolicy"] == "Delete"  # old snapshots are billed; drop them
-        alias = s.resources[s.logical_id(fn.alias)]["Properties"]
-        assert alias["Name"] == "live"
-        assert alias["FunctionVersion"] == {"Fn::GetAtt": [version_id, "Version"]}
+        # ...and the alias `live` points at it
+        assert fn.alias is not None
+        template.resource_properties_count_is("AWS::Lambda::Alias", own_versions, 1)
+        aliases = template.find_resources(
+            "AWS::Lambda::Alias",
+            {
+                "Properties": {
+                    **own_versions,
+                    "Name": "live",
+                    "FunctionVersion": {"Fn::GetAtt": [version_id, "Version"]},
+                }
+            },
+        )
+        assert set(aliases) == {logical_id(fn.alias)}
 
 
-def test_set_webhook_function_is_stdlib_only_without_the_layer(app_synth: Synth) -> None:
-    props = app_synth.resources[app_synth.logical_id(app_synth.stack.webhook.function)]["Properties"]
-    assert props["Runtime"] == "python3.13"
-    assert props["Architectures"] == ["arm64"]
-    assert "Layers" not in props
-    assert set(props["Environment"]["Variables"]) == {"SECRET_ID"}
-
-
-def test_optional_settings_reach_every_function(variant_synth: Synth) -> None:
-    # given -c telegramApiUrl=... and -c functionEnv='{"ADMIN_IDS": "1,2"}'
-    for spec in SPECS:
-        env = _fn(variant_synth, spec.name)["Properties"]["Environment"]["Variables"]
-        # then every function sees them
-        assert env["TELEGRAM_API_URL"] == "https://botapi.example.com"
-        assert env["ADMIN_IDS"] == "1,2"
-    webhook_fn = variant_synth.resources[variant_synth.logical_id(variant_synth.stack.webhook.function)]
-    assert (
-        webhook_fn["Properties"]["Environment"]["Variables"]["TELEGRAM_API_URL"]
-        == "https://botapi.example.com"
+def test_set_webhook_function_is_stdlib_only_without_the_layer(
+    template: Template, app_stack: GenbotStack, logical_id: LogicalId
+) -> None:
+    matching = template.find_resources(
+        FUNCTION,
+        {
+            "Properties": {
+                "Runtime": "python3.13",
+                "Architectures": ["arm64"],
+                "Layers": Match.absent(),
+                "Environment": {"Variables": Match.object_equals({"SECRET_ID": Match.any_value()})},
+            }
+        },
     )
+    assert logical_id(app_stack.webhook.function) in matching
+
+
+def test_optional_settings_reach_every_function(
+    variant_template: Template,
+    variant_stack: GenbotStack,
+    variant_context: dict[str, str],
+    logical_id: LogicalId,
+) -> None:
+    # given -c telegramApiUrl=... and -c functionEnv='{"ADMIN_IDS": "1,2"}'
+    api_url = variant_context["telegramApiUrl"]
+    extra_env = json.loads(variant_context["functionEnv"])
+    assert extra_env
+
+    # then every function sees them, and the webhook registration sees the Bot API URL
+    with_both = variant_template.find_resources(
+        FUNCTION, {"Properties": {"Environment": {"Variables": {"TELEGRAM_API_URL": api_url, **extra_env}}}}
+    )
+    assert set(with_both) >= {_function_id(variant_stack, logical_id, spec.name) for spec in SPECS}
+    with_url = variant_template.find_resources(
+        FUNCTION, {"Properties": {"Environment": {"Variables": {"TELEGRAM_API_URL": api_url}}}}
+    )
+    assert logical_id(variant_stack.webhook.function) in with_url

@@ -2,64 +2,107 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 
 import pytest
+from aws_cdk.assertions import Match, Template
 
 from genbot.config import SECRET_NAMES
 from genbot.resources import BUCKETS, BucketSpec
-from tests.infra.cfn import Synth
+from infra.stack import GenbotStack
+
+LogicalId = Callable[..., str]
 
 
 @pytest.mark.parametrize("spec", list(BUCKETS.values()), ids=lambda b: b.name)
-def test_bucket_is_private_encrypted_retained_and_expires_media(app_synth: Synth, spec: BucketSpec) -> None:
-    s = app_synth
-    bucket_id = s.logical_id(s.stack.media.buckets[spec.name])
-    resource = s.resources[bucket_id]
-    props = resource["Properties"]
-
-    assert props["BucketEncryption"] == {
-        "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
-    }
-    assert props["PublicAccessBlockConfiguration"] == {
-        "BlockPublicAcls": True,
-        "BlockPublicPolicy": True,
-        "IgnorePublicAcls": True,
-        "RestrictPublicBuckets": True,
-    }
-    (rule,) = props["LifecycleConfiguration"]["Rules"]
-    assert rule["Prefix"] == spec.expire_prefix
-    assert rule["ExpirationInDays"] == spec.expire_days
-    assert rule["Status"] == "Enabled"
-    assert resource["DeletionPolicy"] == "Retain"
-    assert "BucketName" not in props
+def test_bucket_is_private_encrypted_retained_and_expires_media(
+    template: Template, app_stack: GenbotStack, logical_id: LogicalId, spec: BucketSpec
+) -> None:
+    matching = template.find_resources(
+        "AWS::S3::Bucket",
+        {
+            "Properties": {
+                "BucketEncryption": Match.exact(
+                    {
+                        "ServerSideEncryptionConfiguration": [
+                            {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+                        ]
+                    }
+                ),
+                "PublicAccessBlockConfiguration": Match.object_equals(
+                    {
+                        "BlockPublicAcls": True,
+                        "BlockPublicPolicy": True,
+                        "IgnorePublicAcls": True,
+                        "RestrictPublicBuckets": True,
+                    }
+                ),
+                "LifecycleConfiguration": {
+                    "Rules": [  # one rule
+                        Match.object_like(
+                            {
+                                "Prefix": spec.expire_prefix,
+                                "ExpirationInDays": spec.expire_days,
+                                "Status": "Enabled",
+                            }
+                        )
+                    ]
+                },
+                "BucketName": Match.absent(),
+            },
+            "DeletionPolicy": "Retain",
+        },
+    )
+    assert logical_id(app_stack.media.buckets[spec.name]) in matching
 
 
 @pytest.mark.parametrize("spec", list(BUCKETS.values()), ids=lambda b: b.name)
-def test_bucket_policy_denies_plain_http(app_synth: Synth, spec: BucketSpec) -> None:
-    s = app_synth
-    bucket_id = s.logical_id(s.stack.media.buckets[spec.name])
-    (policy,) = [
-        p
-        for p in s.of_type("AWS::S3::BucketPolicy").values()
-        if p["Properties"]["Bucket"] == {"Ref": bucket_id}
-    ]
-    statements = policy["Properties"]["PolicyDocument"]["Statement"]
-    assert any(
-        st["Effect"] == "Deny" and st["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-        for st in statements
+def test_bucket_policy_denies_plain_http(
+    template: Template, app_stack: GenbotStack, logical_id: LogicalId, spec: BucketSpec
+) -> None:
+    bucket_id = logical_id(app_stack.media.buckets[spec.name])
+    bucket = {"Bucket": {"Ref": bucket_id}}
+    template.resource_properties_count_is("AWS::S3::BucketPolicy", bucket, 1)
+    template.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            **bucket,
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Deny",
+                                "Action": "s3:*",
+                                "Resource": Match.array_with([{"Fn::GetAtt": [bucket_id, "Arn"]}]),
+                                "Condition": Match.object_equals({"Bool": {"aws:SecureTransport": "false"}}),
+                            }
+                        )
+                    ]
+                )
+            },
+        },
     )
 
 
-def test_secret_generates_a_telegram_valid_webhook_secret_and_holds_the_other_keys(app_synth: Synth) -> None:
-    (secret,) = app_synth.of_type("AWS::SecretsManager::Secret").values()
-    props = secret["Properties"]
-    generate = props["GenerateSecretString"]
-
-    assert props["Name"] == "genbot/app"
-    assert generate["GenerateStringKey"] == "WEBHOOK_SECRET"
-    assert generate["ExcludePunctuation"] is True  # letters and digits only: valid secret_token
-    assert generate["PasswordLength"] == 48
-    template = json.loads(generate["SecretStringTemplate"])
-    assert template == {name: "" for name in SECRET_NAMES if name != "WEBHOOK_SECRET"}
-    assert secret["DeletionPolicy"] == "Retain"
+def test_secret_generates_a_telegram_valid_webhook_secret_and_holds_the_other_keys(
+    template: Template,
+) -> None:
+    template.resource_count_is("AWS::SecretsManager::Secret", 1)
+    template.has_resource(
+        "AWS::SecretsManager::Secret",
+        {
+            "Properties": {
+                "Name": "genbot/app",
+                "GenerateSecretString": {
+                    "GenerateStringKey": "WEBHOOK_SECRET",
+                    "ExcludePunctuation": True,  # letters and digits only: a valid secret_token
+                    "PasswordLength": 48,
+                    "SecretStringTemplate": Match.serialized_json(
+                        Match.object_equals({name: "" for name in SECRET_NAMES if name != "WEBHOOK_SECRET"})
+                    ),
+                },
+            },
+            "DeletionPolicy": "Retain",
+        },
+    )

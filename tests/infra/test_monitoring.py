@@ -2,56 +2,102 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import pytest
+from aws_cdk.assertions import Match, Template
+
 from genbot.resources import FUNCTIONS, QUEUES
-from tests.infra.cfn import Synth
+from infra.stack import GenbotStack
+
+ALARM = "AWS::CloudWatch::Alarm"
+SUBSCRIPTION = "AWS::SNS::Subscription"
+
+LogicalId = Callable[..., str]
 
 
-def _alarms(s: Synth) -> list[dict[str, Any]]:
-    return [r["Properties"] for r in s.of_type("AWS::CloudWatch::Alarm").values()]
+def _on(dimension: str, value: Any) -> dict[str, Any]:
+    """Alarm properties that pick the alarm on one metric dimension."""
+    return {"Dimensions": Match.array_with([{"Name": dimension, "Value": value}])}
 
 
-def _dims(alarm: dict[str, Any]) -> dict[str, Any]:
-    return {d["Name"]: d["Value"] for d in alarm.get("Dimensions", [])}
+@pytest.mark.parametrize("name", list(QUEUES))
+def test_each_dlq_alarms_when_it_holds_any_message(
+    template: Template, app_stack: GenbotStack, logical_id: LogicalId, name: str
+) -> None:
+    dlq = _on("QueueName", {"Fn::GetAtt": [logical_id(app_stack.queues.queues[name].dlq), "QueueName"]})
+    template.resource_properties_count_is(ALARM, dlq, 1)
+    template.has_resource_properties(
+        ALARM,
+        {
+            **dlq,
+            "Namespace": "AWS/SQS",
+            "MetricName": "ApproximateNumberOfMessagesVisible",
+            "ComparisonOperator": "GreaterThanThreshold",
+            "Threshold": 0,
+        },
+    )
 
 
-def test_each_dlq_alarms_when_it_holds_any_message(app_synth: Synth) -> None:
-    s = app_synth
-    for name in QUEUES:
-        dlq_name = {"Fn::GetAtt": [s.logical_id(s.stack.queues.queues[name].dlq), "QueueName"]}
-        (alarm,) = [a for a in _alarms(s) if _dims(a).get("QueueName") == dlq_name]
-        assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
-        assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
-        assert alarm["Threshold"] == 0
+@pytest.mark.parametrize("name", list(FUNCTIONS))
+def test_each_function_alarms_on_errors(
+    template: Template, app_stack: GenbotStack, logical_id: LogicalId, name: str
+) -> None:
+    function = _on("FunctionName", {"Ref": logical_id(app_stack.functions.functions[name].function)})
+    template.resource_properties_count_is(ALARM, function, 1)
+    template.has_resource_properties(
+        ALARM,
+        {
+            **function,
+            "Namespace": "AWS/Lambda",
+            "MetricName": "Errors",
+            "ComparisonOperator": "GreaterThanThreshold",
+            "Threshold": 0,
+        },
+    )
 
 
-def test_each_function_alarms_on_errors(app_synth: Synth) -> None:
-    s = app_synth
-    for name in FUNCTIONS:
-        function_ref = {"Ref": s.logical_id(s.stack.functions.functions[name].function)}
-        (alarm,) = [a for a in _alarms(s) if _dims(a).get("FunctionName") == function_ref]
-        assert alarm["MetricName"] == "Errors"
-        assert alarm["Namespace"] == "AWS/Lambda"
-        assert alarm["Threshold"] == 0
+def test_api_alarms_on_5xx(template: Template, app_stack: GenbotStack, logical_id: LogicalId) -> None:
+    api = _on("ApiId", {"Ref": logical_id(app_stack.api.api)})
+    template.resource_properties_count_is(ALARM, api, 1)
+    template.has_resource_properties(
+        ALARM,
+        {
+            **api,
+            "Namespace": "AWS/ApiGateway",
+            "MetricName": "5xx",
+            "ComparisonOperator": "GreaterThanThreshold",
+            "Threshold": 0,
+        },
+    )
 
 
-def test_api_alarms_on_5xx(app_synth: Synth) -> None:
-    api_ref = {"Ref": app_synth.logical_id(app_synth.stack.api.api)}
-    (alarm,) = [a for a in _alarms(app_synth) if _dims(a).get("ApiId") == api_ref]
-    assert alarm["MetricName"] == "5xx"
-    assert alarm["Namespace"] == "AWS/ApiGateway"
+def test_every_alarm_notifies_the_topic(
+    template: Template, app_stack: GenbotStack, logical_id: LogicalId
+) -> None:
+    expected = len(QUEUES) + len(FUNCTIONS) + 1
+    template.resource_count_is(ALARM, expected)
+    topic = Match.exact([{"Ref": logical_id(app_stack.monitoring.topic)}])
+    template.resource_properties_count_is(ALARM, {"AlarmActions": topic, "OKActions": topic}, expected)
 
 
-def test_every_alarm_notifies_the_topic(app_synth: Synth) -> None:
-    topic_ref = {"Ref": app_synth.logical_id(app_synth.stack.monitoring.topic)}
-    alarms = _alarms(app_synth)
-    assert len(alarms) == len(QUEUES) + len(FUNCTIONS) + 1
-    assert all(a["AlarmActions"] == [topic_ref] for a in alarms)
-
-
-def test_alarm_email_is_subscribed_only_when_given(app_synth: Synth, variant_synth: Synth) -> None:
-    assert app_synth.of_type("AWS::SNS::Subscription") == {}
-    (sub,) = variant_synth.of_type("AWS::SNS::Subscription").values()
-    assert sub["Properties"]["Protocol"] == "email"
-    assert sub["Properties"]["Endpoint"] == "ops@example.com"
+def test_alarm_email_is_subscribed_only_when_given(
+    template: Template,
+    variant_template: Template,
+    variant_stack: GenbotStack,
+    variant_context: dict[str, str],
+    logical_id: LogicalId,
+) -> None:
+    # given no alarmEmail / then no subscription
+    template.resource_count_is(SUBSCRIPTION, 0)
+    # given -c alarmEmail=... / then that address is subscribed to the alarm topic
+    variant_template.resource_count_is(SUBSCRIPTION, 1)
+    variant_template.has_resource_properties(
+        SUBSCRIPTION,
+        {
+            "Protocol": "email",
+            "Endpoint": variant_context["alarmEmail"],
+            "TopicArn": {"Ref": logical_id(variant_stack.monitoring.topic)},
+        },
+    )

@@ -2,89 +2,141 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 import pytest
+from aws_cdk.assertions import Capture, Match, Template
 
 from genbot.resources import FUNCTIONS, QUEUES, QueueSpec, visibility_timeout_seconds
-from tests.infra.cfn import Synth
+from infra.stack import GenbotStack
 
+QUEUE = "AWS::SQS::Queue"
+MAPPING = "AWS::Lambda::EventSourceMapping"
 SPECS = list(QUEUES.values())
 
-
-def _esms_on(s: Synth, queue: Any) -> list[dict[str, Any]]:
-    arn = {"Fn::GetAtt": [s.logical_id(queue), "Arn"]}
-    return [
-        r["Properties"]
-        for r in s.of_type("AWS::Lambda::EventSourceMapping").values()
-        if r["Properties"]["EventSourceArn"] == arn
-    ]
+LogicalId = Callable[..., str]
 
 
-def _target_ref(s: Synth, function: str) -> dict[str, str]:
-    fn = s.stack.functions.functions[function]
-    return {"Ref": s.logical_id(fn.alias or fn.function)}
+def _arn(logical_id: str) -> dict[str, list[str]]:
+    return {"Fn::GetAtt": [logical_id, "Arn"]}
+
+
+def _target_ref(stack: GenbotStack, logical_id: LogicalId, function: str) -> dict[str, str]:
+    """What an event source invokes: the ``live`` alias for SnapStart functions, else the function."""
+    fn = stack.functions.functions[function]
+    return {"Ref": logical_id(fn.alias or fn.function)}
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda q: q.name)
-def test_queue_visibility_is_six_times_the_consumer_timeout(app_synth: Synth, spec: QueueSpec) -> None:
-    queue = app_synth.resources[app_synth.logical_id(app_synth.stack.queues.queues[spec.name].queue)]
-    visibility = queue["Properties"]["VisibilityTimeout"]
-    assert visibility == visibility_timeout_seconds(spec)
-    assert visibility >= 6 * FUNCTIONS[spec.consumer].timeout_seconds
+def test_queue_visibility_is_six_times_the_consumer_timeout(
+    template: Template, app_stack: GenbotStack, logical_id: LogicalId, spec: QueueSpec
+) -> None:
+    assert visibility_timeout_seconds(spec) >= 6 * FUNCTIONS[spec.consumer].timeout_seconds
+    matching = template.find_resources(
+        QUEUE, {"Properties": {"VisibilityTimeout": visibility_timeout_seconds(spec)}}
+    )
+    assert logical_id(app_stack.queues.queues[spec.name].queue) in matching
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda q: q.name)
-def test_queue_redrives_to_its_encrypted_dlq(app_synth: Synth, spec: QueueSpec) -> None:
-    s = app_synth
-    q = s.stack.queues.queues[spec.name]
-    props = s.resources[s.logical_id(q.queue)]["Properties"]
-    dlq = s.resources[s.logical_id(q.dlq)]["Properties"]
+def test_queue_redrives_to_its_encrypted_dlq(
+    template: Template, app_stack: GenbotStack, logical_id: LogicalId, spec: QueueSpec
+) -> None:
+    q = app_stack.queues.queues[spec.name]
+    dlq_id = logical_id(q.dlq)
+    assert spec.max_receive_count >= 5  # throttled receives count too
 
-    assert props["RedrivePolicy"] == {
-        "deadLetterTargetArn": {"Fn::GetAtt": [s.logical_id(q.dlq), "Arn"]},
-        "maxReceiveCount": spec.max_receive_count,
+    queues = template.find_resources(
+        QUEUE,
+        {
+            "Properties": {
+                "RedrivePolicy": Match.object_equals(
+                    {"deadLetterTargetArn": _arn(dlq_id), "maxReceiveCount": spec.max_receive_count}
+                ),
+                "MessageRetentionPeriod": spec.retention_days * 86400,
+                "SqsManagedSseEnabled": True,
+            }
+        },
+    )
+    assert logical_id(q.queue) in queues
+    dlqs = template.find_resources(
+        QUEUE,
+        {
+            "Properties": {
+                "RedrivePolicy": Match.absent(),
+                "MessageRetentionPeriod": 14 * 86400,  # the maximum, to settle dead letters
+                "SqsManagedSseEnabled": True,
+            }
+        },
+    )
+    assert dlq_id in dlqs
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda q: q.name)
+def test_consumer_reads_the_queue_with_partial_batch_failures(
+    template: Template, app_stack: GenbotStack, logical_id: LogicalId, spec: QueueSpec
+) -> None:
+    source = {"EventSourceArn": _arn(logical_id(app_stack.queues.queues[spec.name].queue))}
+    template.resource_properties_count_is(MAPPING, source, 1)
+
+    expected = {
+        **source,
+        "FunctionName": _target_ref(app_stack, logical_id, spec.consumer),
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        "BatchSize": spec.batch_size,
+        "MaximumBatchingWindowInSeconds": spec.max_batching_window_seconds or Match.absent(),
     }
-    assert props["RedrivePolicy"]["maxReceiveCount"] >= 5
-    assert props["MessageRetentionPeriod"] == spec.retention_days * 86400
-    assert props["SqsManagedSseEnabled"] is True
-    assert dlq["SqsManagedSseEnabled"] is True
-    assert dlq["MessageRetentionPeriod"] == 14 * 86400
-
-
-@pytest.mark.parametrize("spec", SPECS, ids=lambda q: q.name)
-def test_consumer_reads_the_queue_with_partial_batch_failures(app_synth: Synth, spec: QueueSpec) -> None:
-    s = app_synth
-    (mapping,) = _esms_on(s, s.stack.queues.queues[spec.name].queue)
-
-    assert mapping["FunctionName"] == _target_ref(s, spec.consumer)
-    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert mapping["BatchSize"] == spec.batch_size
-    assert mapping.get("MaximumBatchingWindowInSeconds", 0) == spec.max_batching_window_seconds
+    concurrency = Capture()
     reserved = FUNCTIONS[spec.consumer].reserved_concurrency
+    if reserved:
+        expected["ScalingConfig"] = {"MaximumConcurrency": concurrency}
+    template.has_resource_properties(MAPPING, expected)
     if reserved:  # polling beyond the reserved concurrency would throttle messages into the DLQ
-        assert mapping["ScalingConfig"]["MaximumConcurrency"] <= max(2, reserved)
+        assert concurrency.as_number() <= max(2, reserved)
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda q: q.name)
-def test_dlq_is_consumed_only_by_its_dlq_consumer(app_synth: Synth, spec: QueueSpec) -> None:
-    s = app_synth
-    mappings = _esms_on(s, s.stack.queues.queues[spec.name].dlq)
+def test_dlq_is_consumed_only_by_its_dlq_consumer(
+    template: Template, app_stack: GenbotStack, logical_id: LogicalId, spec: QueueSpec
+) -> None:
+    source = {"EventSourceArn": _arn(logical_id(app_stack.queues.queues[spec.name].dlq))}
 
     if spec.dlq_consumer is None:
-        assert mappings == []
+        template.resource_properties_count_is(MAPPING, source, 0)
         return
-    (mapping,) = mappings
-    assert mapping["FunctionName"] == _target_ref(s, spec.dlq_consumer)
-    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    template.resource_properties_count_is(MAPPING, source, 1)
+    template.has_resource_properties(
+        MAPPING,
+        {
+            **source,
+            "FunctionName": _target_ref(app_stack, logical_id, spec.dlq_consumer),
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        },
+    )
 
 
-def test_queues_refuse_plain_http(app_synth: Synth) -> None:
-    policies = app_synth.of_type("AWS::SQS::QueuePolicy").values()
-    denied = [
-        st
-        for p in policies
-        for st in p["Properties"]["PolicyDocument"]["Statement"]
-        if st["Effect"] == "Deny" and st["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-    ]
-    assert len(denied) == 2 * len(SPECS)  # each queue and each DLQ
+@pytest.mark.parametrize("spec", SPECS, ids=lambda q: q.name)
+@pytest.mark.parametrize("which", ["queue", "dlq"])
+def test_queue_refuses_plain_http(
+    template: Template, app_stack: GenbotStack, logical_id: LogicalId, spec: QueueSpec, which: str
+) -> None:
+    queue_id = logical_id(getattr(app_stack.queues.queues[spec.name], which))
+    template.has_resource_properties(
+        "AWS::SQS::QueuePolicy",
+        {
+            "Queues": [{"Ref": queue_id}],
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        {
+                            "Effect": "Deny",
+                            "Action": "sqs:*",
+                            "Principal": {"AWS": "*"},
+                            "Resource": _arn(queue_id),
+                            "Condition": Match.object_equals({"Bool": {"aws:SecureTransport": "false"}}),
+                        }
+                    ]
+                )
+            },
+        },
+    )

@@ -13,28 +13,26 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
-
-from tests.infra.cfn import ROOT
 
 TOKEN = "123456:TEST-token"
 SECRET = "s3cretToken_from-the-secret"
 URL = "https://abc.execute-api.eu-central-1.amazonaws.com/telegram"
 
 
-def _load_handler() -> ModuleType:
-    path = ROOT / "functions" / "set_webhook" / "handler.py"
+@pytest.fixture(scope="module")
+def handler(repo_root: Path) -> ModuleType:
+    """``functions/set_webhook/handler.py``, loaded from its file as Lambda would (no package)."""
+    path = repo_root / "functions" / "set_webhook" / "handler.py"
     spec = importlib.util.spec_from_file_location("set_webhook_handler", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-handler = _load_handler()
 
 
 @dataclass
@@ -105,7 +103,9 @@ def _event(standin: StandIn, request_type: str, **extra: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("request_type", ["Create", "Update"])
-def test_create_and_update_set_the_webhook_with_the_secret_token(standin: StandIn, request_type: str) -> None:
+def test_create_and_update_set_the_webhook_with_the_secret_token(
+    handler: ModuleType, standin: StandIn, request_type: str
+) -> None:
     # when CloudFormation creates or updates the resource
     handler.handler(_event(standin, request_type, PhysicalResourceId="telegram-webhook"), None)
 
@@ -137,7 +137,7 @@ def test_create_and_update_set_the_webhook_with_the_secret_token(standin: StandI
 
 
 def test_empty_bot_token_succeeds_without_calling_telegram(
-    standin: StandIn, monkeypatch: pytest.MonkeyPatch
+    handler: ModuleType, standin: StandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # given the operator has not put the token in yet (first deploy)
     monkeypatch.setenv("BOT_TOKEN", "")
@@ -151,7 +151,9 @@ def test_empty_bot_token_succeeds_without_calling_telegram(
     assert "webhookVersion" in response["Reason"]
 
 
-def test_telegram_refusal_fails_the_deploy_without_leaking_the_token(standin: StandIn) -> None:
+def test_telegram_refusal_fails_the_deploy_without_leaking_the_token(
+    handler: ModuleType, standin: StandIn
+) -> None:
     # given Telegram rejects the token
     standin.answers["setWebhook"] = (401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
 
@@ -164,7 +166,7 @@ def test_telegram_refusal_fails_the_deploy_without_leaking_the_token(standin: St
 
 
 def test_unreachable_telegram_fails_with_a_clear_reason(
-    standin: StandIn, monkeypatch: pytest.MonkeyPatch
+    handler: ModuleType, standin: StandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TELEGRAM_API_URL", "http://127.0.0.1:9")  # discard port: connection refused
 
@@ -176,7 +178,7 @@ def test_unreachable_telegram_fails_with_a_clear_reason(
     assert TOKEN not in response["Reason"]
 
 
-def test_delete_removes_our_webhook(standin: StandIn) -> None:
+def test_delete_removes_our_webhook(handler: ModuleType, standin: StandIn) -> None:
     standin.answers["getWebhookInfo"] = (200, {"ok": True, "result": {"url": URL}})
 
     handler.handler(_event(standin, "Delete", PhysicalResourceId="telegram-webhook"), None)
@@ -186,7 +188,7 @@ def test_delete_removes_our_webhook(standin: StandIn) -> None:
     assert standin.responses[0]["Status"] == "SUCCESS"
 
 
-def test_delete_leaves_a_webhook_another_stack_now_serves(standin: StandIn) -> None:
+def test_delete_leaves_a_webhook_another_stack_now_serves(handler: ModuleType, standin: StandIn) -> None:
     standin.answers["getWebhookInfo"] = (
         200,
         {"ok": True, "result": {"url": "https://other.example/telegram"}},
@@ -199,7 +201,7 @@ def test_delete_leaves_a_webhook_another_stack_now_serves(standin: StandIn) -> N
     assert "left as it is" in standin.responses[0]["Reason"]
 
 
-def test_delete_never_blocks_stack_deletion(standin: StandIn) -> None:
+def test_delete_never_blocks_stack_deletion(handler: ModuleType, standin: StandIn) -> None:
     standin.answers["getWebhookInfo"] = (500, {"ok": False, "description": "Internal Server Error"})
 
     handler.handler(_event(standin, "Delete", PhysicalResourceId="telegram-webhook"), None)
@@ -209,7 +211,7 @@ def test_delete_never_blocks_stack_deletion(standin: StandIn) -> None:
 
 
 def test_missing_webhook_secret_fails_instead_of_registering_an_open_webhook(
-    standin: StandIn, monkeypatch: pytest.MonkeyPatch
+    handler: ModuleType, standin: StandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("WEBHOOK_SECRET", "")
 
@@ -220,7 +222,9 @@ def test_missing_webhook_secret_fails_instead_of_registering_an_open_webhook(
     assert "WEBHOOK_SECRET" in standin.responses[0]["Reason"]
 
 
-def test_secrets_are_read_from_the_json_secret_when_secret_id_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_secrets_are_read_from_the_json_secret_when_secret_id_is_set(
+    handler: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # given the secret as CDK creates it, filled in by the operator (moto stands in for AWS)
     from moto import mock_aws
 
