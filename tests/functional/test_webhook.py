@@ -101,14 +101,14 @@ def test_balance_shows_credits_and_recent_ledger_entries(telegram) -> None:
 
     body = reply_body(deliver(telegram_update("message_text", user_id=ANNA, text="/balance")))
 
-    assert "Баланс: 3 кр." in body["text"]
+    assert "Баланс: 3 кредита" in body["text"]
     assert "+3 · приветственный подарок" in body["text"]
 
 
 def test_the_balance_button_works_in_either_language(telegram) -> None:
     start()
     body = reply_body(deliver(telegram_update("message_text", user_id=ANNA, text="💰 Balance")))
-    assert "Баланс: 3 кр." in body["text"]
+    assert "Баланс: 3 кредита" in body["text"]
 
 
 def test_language_switch_to_english_relabels_the_menu(telegram) -> None:

@@ -93,16 +93,19 @@ async def status(bot: Bot, job: Job) -> None:
             text = status_text(job)
             if job.prompt:
                 text += "\n<i>" + html.quote(job.prompt[:300]) + "</i>"
-            await bot.edit_message_text(
-                text=text, chat_id=int(job.chat_id), message_id=int(job.status_message_id)
-            )
+            try:
+                await bot.edit_message_text(
+                    text=text, chat_id=int(job.chat_id), message_id=int(job.status_message_id)
+                )
+            except TelegramBadRequest as exc:  # e.g. "message is not modified": the action still goes
+                logger.info("status edit skipped", extra={"job_id": job.job_id, "reason": exc.message})
         action = ACTIONS.get(Mode(job.mode))
         if action is not None:
             await bot.send_chat_action(int(job.chat_id), action)
     except TelegramForbiddenError:
         set_blocked(int(job.user_id), True)
     except TelegramBadRequest as exc:
-        logger.info("status edit skipped", extra={"job_id": job.job_id, "reason": exc.message})
+        logger.info("chat action skipped", extra={"job_id": job.job_id, "reason": exc.message})
 
 
 async def send_result(bot: Bot, job: Job, data: bytes, mime: str, text: str | None) -> Message:

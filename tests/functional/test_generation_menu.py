@@ -1,0 +1,274 @@
+"""The generation menu as a person meets it: what is offered, old buttons, variations, plurals, help.
+
+Each test here was found by trying the bot in the web chat; each drives the real webhook and
+generate Lambda (fake provider, moto, the Bot API stand-in).
+"""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from genbot.config import get_settings
+from genbot.ledger import Posting, apply
+from genbot.store.models import Job, User
+from tests.functional.chat import ChatUser
+from tests.functional.jobs_queue import JobsQueue
+
+USER = 515000
+
+
+@pytest.fixture
+def jobs(aws) -> JobsQueue:
+    return JobsQueue(aws)
+
+
+@pytest.fixture
+def user(telegram, aws) -> ChatUser:
+    person = ChatUser(telegram, USER)
+    person.start()
+    apply(Posting(USER, "grant#test", 27, "grant"))  # 30 credits
+    return person
+
+
+def jpeg(color: str = "teal") -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (320, 240), color).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def draft_to_confirm(person: ChatUser, prompt: str) -> tuple[int, dict[str, str]]:
+    """Picture from text, standard, a prompt: (the confirmation's message id, its buttons)."""
+    person.send("🎨 Создать")
+    person.press_button("Картинка по описанию")
+    person.press_button("Стандарт")
+    person.send(prompt)
+    return person.last_message_id, person.buttons()
+
+
+def result_button(telegram, label: str) -> str:
+    markup = telegram.calls_for("sendPhoto")[-1].params["reply_markup"]
+    return next(b["callback_data"] for row in markup["inline_keyboard"] for b in row if label in b["text"])
+
+
+# --- 1. an old button acts only on its own draft ---------------------------------------------
+
+
+def test_an_old_cancel_leaves_the_current_draft_alone(user, telegram, jobs) -> None:
+    cat_message, cat_buttons = draft_to_confirm(user, "a cat")
+    dog_message, dog_buttons = draft_to_confirm(user, "a dog")
+
+    # the replaced draft's buttons were taken off its message
+    retired = [c.params for c in telegram.calls_for("editMessageReplyMarkup")]
+    assert any(p["message_id"] == cat_message and not p.get("reply_markup") for p in retired)
+
+    edits_before = len(telegram.calls_for("editMessageText"))
+    answer = user.press(cat_buttons["✖ Отмена"], message_id=cat_message)
+    assert "больше не работает" in answer["text"]
+    assert len(telegram.calls_for("editMessageText")) == edits_before  # no message says "Cancelled."
+
+    started = user.press(dog_buttons["✅ Запустить — 1 кр."], message_id=dog_message)
+    assert "В очереди" in started["text"] and "a dog" in started["text"]
+    (job,) = Job.scan()
+    assert job.prompt == "a dog" and job.status_message_id == dog_message
+
+
+def test_an_old_cancel_above_a_finished_picture_changes_nothing(user, telegram, jobs) -> None:
+    user.send("🎨 Создать")
+    user.press_button("Картинка по описанию")
+    user.press_button("Стандарт")  # "Describe the picture" with a Cancel button
+    ask_message, ask_buttons = user.last_message_id, user.buttons()
+    user.send("a lighthouse")
+    user.press_button("Запустить")
+    jobs.drain()
+
+    answer = user.press(ask_buttons["✖ Отмена"], message_id=ask_message)
+
+    assert "больше не работает" in answer["text"]
+    assert not [c for c in telegram.calls_for("editMessageText") if "Отменено" in c.params["text"]]
+
+
+def test_a_start_button_of_a_replaced_draft_starts_nothing(user, telegram) -> None:
+    _, cat_buttons = draft_to_confirm(user, "a cat")
+    draft_to_confirm(user, "a dog")
+
+    answer = user.press(cat_buttons["✅ Запустить — 1 кр."])
+
+    assert "уже запущен или заменён" in answer["text"] and list(Job.scan()) == []
+    assert User.get(USER).balance == 30
+
+
+# --- 2. a variation keeps what the original was ------------------------------------------------
+
+
+def test_a_variation_of_a_picture_from_text_stays_a_picture_from_text(user, telegram, jobs) -> None:
+    draft_to_confirm(user, "кот в сапогах")
+    user.press_button("Запустить")
+    jobs.drain()
+
+    offer = user.press(result_button(telegram, "Вариация"))
+
+    assert offer["text"].startswith("🖼 Картинка по описанию") and "кот в сапогах" in offer["text"]
+    assert "Изменить фото" not in offer["text"] and "variation" not in offer["text"].lower()
+    assert "✅ Запустить — 1 кр." in user.buttons()
+    user.press_button("Запустить")
+    jobs.drain()
+    variation = max(Job.scan(), key=lambda j: j.created_at)
+    assert (variation.mode, variation.tier, variation.price, variation.prompt, variation.variant) == (
+        "image",
+        "standard",
+        get_settings().cost_image,
+        "кот в сапогах",
+        1,
+    )
+    assert telegram.calls_for("sendPhoto")[-1].params["caption"] == "кот в сапогах"
+    first, second = (c.files["photo"] for c in telegram.calls_for("sendPhoto"))
+    assert first != second  # a fresh composition, not the same picture again
+
+    user.press(result_button(telegram, "Ещё раз"))  # "again" on a variation repeats it
+    user.press_button("Запустить")
+    again = max(Job.scan(), key=lambda j: j.created_at)
+    assert (again.mode, again.prompt, again.variant) == ("image", "кот в сапогах", 1)
+
+
+# --- 3. plurals --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("grant", "language", "expected"),
+    [
+        (-2, "ru", "Баланс: 1 кредит\n"),
+        (-1, "ru", "Баланс: 2 кредита\n"),
+        (2, "ru", "Баланс: 5 кредитов\n"),
+        (18, "ru", "Баланс: 21 кредит\n"),
+        (-2, "en", "Balance: 1 credit\n"),
+        (2, "en", "Balance: 5 credits\n"),
+    ],
+)
+def test_balances_use_plural_forms(telegram, aws, grant: int, language: str, expected: str) -> None:
+    person = ChatUser(telegram, 616000, language=language)
+    person.start()  # 3 welcome credits
+    apply(Posting(616000, "grant#plural", grant, "grant"))
+
+    answer = person.send("/balance")
+
+    assert expected in answer["text"]
+
+
+def test_a_refund_of_one_credit_says_one_credit(user, telegram, jobs) -> None:
+    draft_to_confirm(user, "please refuse this")  # the fake provider refuses it
+    user.press_button("Запустить")
+    jobs.drain()
+
+    told = telegram.calls_for("editMessageText")[-1].params["text"]
+    assert "Ваш 1 кредит вернулся на баланс." in told and "кр. are back" not in told
+
+
+# --- 4. what the user can't afford is said up front --------------------------------------------
+
+
+def test_a_start_button_never_stands_next_to_a_balance_that_cannot_pay(telegram, aws) -> None:
+    person = ChatUser(telegram, 717000)
+    person.start()  # 3 credits: picture standard (1) yes, pro (3) yes, video no
+    person.send("🎨 Создать")
+    person.press_button("Картинка по описанию")
+    assert not [label for label in person.buttons() if "🔒" in label]
+    person.press_button("Pro")
+    apply(Posting(717000, "grant#spent-elsewhere", -2, "grant"))  # the balance drops meanwhile
+
+    shown = person.send("a castle")
+
+    assert not [label for label in person.buttons() if "Запустить" in label]
+    assert "🛒 Купить кредиты" in person.buttons() and "1 кредит" in shown["text"]
+    packs = person.press_button("Купить кредиты")
+    assert "пакеты" in packs["text"].lower()
+
+
+# --- 5. help and commands ----------------------------------------------------------------------
+
+
+def test_help_names_every_mode_as_the_menu_does_with_all_prices(user) -> None:
+    settings = get_settings()
+    menu = user.send("🎨 Создать")
+    labels = [label for label in user.buttons() if label != "✖ Отмена"]
+
+    text = user.send("/help")["text"]
+
+    assert "Что мы сделаем" in menu["text"] or labels
+    for label in labels:
+        assert label in text
+    assert f"Pro — {settings.cost_image_pro} кр." in text and f"Pro — {settings.cost_video_pro} кр." in text
+    assert "🔎 Запрос по фото: бесплатно" in text
+    assert "/generate" in text and "/buy" in text
+
+
+# --- 6. free actions run at once --------------------------------------------------------------
+
+
+def test_a_free_action_runs_without_asking_to_confirm(user, telegram, jobs) -> None:
+    user.send_photo(jpeg("purple"))
+    answer = user.press_button("Запрос по фото")
+
+    assert "Запустить" not in str(user.buttons()) and "В очереди" in answer["text"]
+    (job,) = Job.scan()
+    assert (job.mode, job.price) == ("describe", 0)
+    jobs.drain()
+    assert "Вот запрос" in telegram.calls_for("sendMessage")[-1].params["text"]
+
+
+# --- 7. a long video keeps the user's view true ------------------------------------------------
+
+
+def test_each_poll_of_a_video_renews_the_action_and_says_how_long(user, telegram, jobs) -> None:
+    user.send_photo(jpeg("orange"), caption="waves roll in")
+    user.press_button("Оживить фото")
+    user.press_button("Стандарт")
+    user.press_button("Запустить")
+    jobs.drain()
+
+    polls = int(next(iter(Job.scan())).polls)
+    actions = [c for c in telegram.calls_for("sendChatAction") if c.params["action"] == "record_video"]
+    assert polls >= 2 and len(actions) >= polls + 1
+    assert any("прошло" in c.params["text"] for c in telegram.calls_for("editMessageText"))
+
+
+# --- the menu offers what can be served --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("keys", "offered"),
+    [
+        ({"OPENAI_API_KEY": "sk-only-openai"}, ["Картинка по описанию", "Изменить фото", "Запрос по фото"]),
+        (
+            {"GEMINI_API_KEYS": "gemini-only"},
+            ["Картинка по описанию", "Изменить фото", "Оживить фото", "Запрос по фото"],
+        ),
+    ],
+)
+def test_the_menu_offers_exactly_what_the_configured_keys_can_make(
+    user, monkeypatch, keys: dict[str, str], offered: list[str]
+) -> None:
+    for name, value in keys.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+
+    user.send("🎨 Создать")
+    assert [label.split(" ", 1)[1] for label in user.buttons()] == offered
+    user.send_photo(jpeg())
+    assert [label.split(" ", 1)[1] for label in user.buttons()] == [
+        m for m in offered if m != "Картинка по описанию"
+    ]
+
+
+def test_a_video_button_from_before_the_keys_changed_charges_nothing(user, monkeypatch) -> None:
+    user.send_photo(jpeg())
+    video = user.buttons()["🎬 Оживить фото"]
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-only-openai")  # nothing can make videos now
+    get_settings.cache_clear()
+
+    answer = user.press(video)
+
+    assert "больше не работает" in answer["text"]
+    assert User.get(USER).balance == 30 and list(Job.scan()) == []
