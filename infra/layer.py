@@ -21,7 +21,7 @@ class SharedLayer(Construct):
         self.layer = lambda_.LayerVersion(
             self,
             "Layer",
-            # The build's own content hash: CDK need not fingerprint ~150 MB on every synth.
+            # The build's own content hash: CDK need not fingerprint ~110 MB on every synth.
             code=lambda_.Code.from_asset(
                 str(self.build.path), asset_hash=self.build.asset_hash, asset_hash_type=AssetHashType.CUSTOM
             ),
