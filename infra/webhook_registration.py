@@ -2,9 +2,11 @@
 
 A small stdlib-only Lambda (``functions/set_webhook``) calls ``setWebhook`` with the API's
 ``/telegram`` URL and the generated ``WEBHOOK_SECRET``; on stack deletion it calls
-``deleteWebhook``. CloudFormation only re-runs it when a property changes, so the
-``webhookVersion`` context is one of them: after putting ``BOT_TOKEN`` in the secret, deploy
-again with ``-c webhookVersion=2``.
+``deleteWebhook``. The same resource fills the "/" menu: ``setMyCommands`` per language
+from ``genbot.commands`` (the list /help shows), so a changed command or translation is a
+changed property and is registered on the next deploy. CloudFormation only re-runs it when a
+property changes, so the ``webhookVersion`` context is one of them: after putting
+``BOT_TOKEN`` in the secret, deploy again with ``-c webhookVersion=2``.
 
 A plain ``CustomResource`` backed by that function (it answers CloudFormation itself) rather
 than ``custom_resources.Provider``, which would add a Node.js framework function for nothing.
@@ -20,6 +22,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from genbot.commands import command_lists
 from infra.functions import code_dir
 from infra.layer import ARCHITECTURE, RUNTIME
 from infra.secrets import AppSecret
@@ -73,5 +76,5 @@ class WebhookRegistration(Construct):
             service_token=self.function.function_arn,
             resource_type=RESOURCE_TYPE,
             service_timeout=Duration.minutes(5),  # not CloudFormation's default hour if no answer comes
-            properties={"Url": self.webhook_url, "Version": version},
+            properties={"Url": self.webhook_url, "Version": version, "Commands": command_lists()},
         )

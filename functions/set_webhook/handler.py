@@ -1,6 +1,8 @@
 """CloudFormation custom resource: point Telegram's webhook at this stack's API.
 
-Create/Update -> ``setWebhook(url, secret_token, allowed_updates, drop_pending_updates=false)``;
+Create/Update -> ``setWebhook(url, secret_token, allowed_updates, drop_pending_updates=false)``
+and ``setMyCommands`` for each language in the ``Commands`` property (the first language's
+list is also the default for clients in other languages);
 Delete -> ``deleteWebhook``, but only while the webhook still points at this stack (so deleting
 an old stack does not unhook a bot another stack now serves).
 
@@ -92,6 +94,15 @@ def register(url: str, token: str, secret: str) -> str:
     return f"webhook set to {url}"
 
 
+def set_commands(token: str, commands: dict[str, list[dict[str, str]]]) -> str:
+    """The "/" menu per language (``language_code``), the first language also as the default."""
+    for i, (language, items) in enumerate(commands.items()):
+        call_telegram(token, "setMyCommands", {"commands": items, "language_code": language})
+        if i == 0:
+            call_telegram(token, "setMyCommands", {"commands": items})
+    return f"commands set for {', '.join(commands) or 'no language'}"
+
+
 def unregister(url: str, token: str) -> str:
     info = call_telegram(token, "getWebhookInfo", {}) or {}
     current = info.get("url", "")
@@ -118,7 +129,11 @@ def apply(event: dict[str, Any]) -> str:
             return f"deleteWebhook skipped: {exc}"
     if not secret:
         raise TelegramError("WEBHOOK_SECRET is empty in the secret; set one (A-Za-z0-9_-, 1-256 chars)")
-    return register(url, token, secret)
+    done = register(url, token, secret)
+    commands = event["ResourceProperties"].get("Commands") or {}
+    if commands:
+        done += "; " + set_commands(token, commands)
+    return done
 
 
 def respond(event: dict[str, Any], status: str, reason: str) -> None:

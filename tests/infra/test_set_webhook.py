@@ -241,3 +241,37 @@ def test_secrets_are_read_from_the_json_secret_when_secret_id_is_set(
         monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
 
         assert handler.read_secrets() == (TOKEN, SECRET)
+
+
+def test_the_command_menu_is_registered_per_language_and_as_the_default(
+    handler: ModuleType, standin: StandIn
+) -> None:
+    # given the commands the stack passes (the same list /help shows)
+    from genbot.commands import command_lists
+
+    commands = command_lists()
+    event = _event(standin, "Update", PhysicalResourceId="telegram-webhook")
+    event["ResourceProperties"]["Commands"] = commands
+
+    handler.handler(event, None)
+
+    # then each language gets its menu, and the first one is the default for other languages
+    assert standin.methods() == ["setWebhook", "setMyCommands", "setMyCommands", "setMyCommands"]
+    menus = [body for _, method, body in standin.calls if method == "setMyCommands"]
+    assert menus[0] == {"commands": commands["ru"], "language_code": "ru"}
+    assert menus[1] == {"commands": commands["ru"]}
+    assert menus[2] == {"commands": commands["en"], "language_code": "en"}
+    assert {c["command"] for c in commands["en"]} >= {"start", "generate", "balance", "buy", "help"}
+    assert next(c for c in commands["ru"] if c["command"] == "balance")["description"] == "кредиты и история"
+    (response,) = standin.responses
+    assert response["Status"] == "SUCCESS" and "commands set for ru, en" in response["Reason"]
+
+
+def test_the_stack_passes_the_command_lists_to_the_registration(template: Any) -> None:
+    from aws_cdk.assertions import Match
+
+    from genbot.commands import command_lists
+
+    template.has_resource_properties(
+        "Custom::TelegramWebhook", {"Commands": command_lists(), "Url": Match.any_value()}
+    )
