@@ -1,0 +1,95 @@
+"""The house reads top to bottom: handlers -> bot -> domain services -> store, and ships alone.
+
+Every import in the product (module level or inside a function) is read with ``ast``; an
+import of a higher layer, or of the local package, fails here with the file and line.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "layers/shared/python/genbot"
+
+# Lower numbers sit lower: a module may import its own package and anything not above it.
+RANKS = {
+    "vocab": 0,
+    "config": 0,
+    "observability": 0,
+    "resources": 0,
+    "commands": 1,  # data, translated through i18n
+    "i18n": 1,
+    "store": 1,
+    "telegram": 2,
+    "providers": 2,
+    "ledger": 2,
+    "runtime": 3,
+    "users": 3,
+    "jobs": 4,
+    "bot": 5,
+    "snapstart": 6,
+    "cli": 6,
+}
+
+
+def unit_of(path: Path) -> str:
+    rel = path.relative_to(PACKAGE)
+    return rel.parts[0].removesuffix(".py")
+
+
+def imports(path: Path) -> list[tuple[int, str]]:
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.lineno, node.module))
+    return found
+
+
+def product_files() -> list[Path]:
+    return [p for p in sorted(PACKAGE.rglob("*.py")) if p.name != "__init__.py" or p.parent != PACKAGE]
+
+
+def test_every_unit_has_a_rank() -> None:
+    units = {unit_of(p) for p in product_files()}
+    assert units <= set(RANKS), f"give these a place in RANKS: {sorted(units - set(RANKS))}"
+
+
+def test_no_module_imports_a_layer_above_it() -> None:
+    upward = []
+    for path in product_files():
+        unit = unit_of(path)
+        for line, module in imports(path):
+            parts = module.split(".")
+            if parts[0] != "genbot" or len(parts) < 2:
+                continue
+            target = parts[1]
+            if target != unit and RANKS.get(target, 99) > RANKS[unit]:
+                upward.append(f"{path.relative_to(ROOT)}:{line} ({unit}) imports {module}")
+    assert upward == []
+
+
+def test_the_product_never_imports_the_local_package() -> None:
+    offenders = [
+        f"{path.relative_to(ROOT)}:{line} imports {module}"
+        for path in [*product_files(), *sorted((ROOT / "functions").rglob("*.py"))]
+        for line, module in imports(path)
+        if module.split(".")[0] == "genbot_local"
+    ]
+    assert offenders == []
+    assert not (PACKAGE / "local").exists() and not (PACKAGE / "providers" / "fake.py").exists()
+
+
+def test_handlers_only_wire() -> None:
+    """A handler file parses the event, calls one domain function and shapes the reply."""
+    for handler in sorted((ROOT / "functions").glob("*/handler.py")):
+        if handler.parent.name == "set_webhook":  # stdlib only, deployed without the layer
+            continue
+        lines = [
+            line
+            for line in handler.read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.lstrip().startswith("#")
+        ]
+        assert len(lines) <= 40, f"{handler.relative_to(ROOT)} has {len(lines)} lines: move logic into genbot"
