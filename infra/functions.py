@@ -34,9 +34,19 @@ from infra.settings import DeploySettings
 from infra.specs import AppSpecs
 
 HANDLER = "handler.handler"
+# "items" access: one item at a time or in transactions; no scan, delete or batch write
+ITEM_ACTIONS = [
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DescribeTable",
+]
+# writes limited to items whose partition key has one of the spec's prefixes
+KEYED_WRITE_ACTIONS = ["dynamodb:UpdateItem", "dynamodb:PutItem"]
 ALIAS = "live"
 METRICS_NAMESPACE = "genbot"
-DLQ_MAX_CONCURRENCY = 2  # the minimum; the DLQ is a trickle
 
 _RETENTION = {
     1: logs.RetentionDays.ONE_DAY,
@@ -203,8 +213,24 @@ class Functions(Construct):
             table = w.tables.tables[name]
             if access == "read":
                 table.grant_read_data(fn.role)
+            elif access == "items":
+                fn.role.add_to_principal_policy(
+                    iam.PolicyStatement(
+                        actions=ITEM_ACTIONS, resources=[table.table_arn, f"{table.table_arn}/index/*"]
+                    )
+                )
             else:
                 table.grant_read_write_data(fn.role)
+        for name, prefixes in spec.write_prefixes.items():
+            fn.role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=KEYED_WRITE_ACTIONS,
+                    resources=[w.tables.tables[name].table_arn],
+                    conditions={
+                        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{p}*" for p in prefixes]}
+                    },
+                )
+            )
         for name in spec.sends_to:
             w.queues.queues[name].queue.grant_send_messages(fn.role)
         for name, access in spec.buckets.items():
@@ -217,7 +243,6 @@ class Functions(Construct):
         for queue in self._wiring.queues.queues.values():
             q = queue.spec
             consumer = self.functions[q.consumer]
-            reserved = consumer.spec.reserved_concurrency
             consumer.target.add_event_source(
                 event_sources.SqsEventSource(
                     queue.queue,
@@ -228,8 +253,9 @@ class Functions(Construct):
                         else None
                     ),
                     report_batch_item_failures=True,
-                    # Throttled polls count as receives: stay within the reserved concurrency.
-                    max_concurrency=max(2, reserved) if reserved else None,
+                    # Throttled polls count as receives: the sum of the consumer's event sources
+                    # stays within its reserved concurrency (checked by AppSpecs.validate).
+                    max_concurrency=q.max_concurrency,
                 )
             )
             if q.dlq_consumer:
@@ -238,6 +264,6 @@ class Functions(Construct):
                         queue.dlq,
                         batch_size=q.batch_size,
                         report_batch_item_failures=True,
-                        max_concurrency=DLQ_MAX_CONCURRENCY,
+                        max_concurrency=q.dlq_max_concurrency,
                     )
                 )

@@ -69,6 +69,11 @@ class AppSpecs:
             problems += [
                 f"function {fn.name}: unknown bucket {b!r}" for b in fn.buckets if b not in self.buckets
             ]
+            problems += [
+                f"function {fn.name}: write_prefixes for {t!r}, which it can't read"
+                for t in fn.write_prefixes
+                if t not in fn.tables
+            ]
         for q in self.queues.values():
             for role, fn_name in (("consumer", q.consumer), ("dlq_consumer", q.dlq_consumer)):
                 if fn_name is not None and fn_name not in self.functions:
@@ -82,6 +87,19 @@ class AppSpecs:
         for s in self.schedules.values():
             if s.function not in self.functions:
                 problems.append(f"schedule {s.name}: function {s.function!r} does not exist")
+        for fn in self.functions.values():
+            if fn.reserved_concurrency is None:
+                continue
+            needed = sum(
+                (q.max_concurrency or 2) * (q.consumer == fn.name)
+                + q.dlq_max_concurrency * (q.dlq_consumer == fn.name)
+                for q in self.queues.values()
+            ) + sum(1 for s in self.schedules.values() if s.function == fn.name)
+            if needed > fn.reserved_concurrency:
+                problems.append(
+                    f"function {fn.name}: its event sources and schedules may run {needed} at once, "
+                    f"more than its reserved concurrency {fn.reserved_concurrency} (throttled polls count receives)"
+                )
         for t in self.tables:
             for i in t.indexes:
                 if i.local and (i.partition_key != t.partition_key or i.sort_key is None):

@@ -16,6 +16,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from genbot.resources import FUNCTIONS, QUEUES, FunctionSpec
+from infra.functions import ITEM_ACTIONS
 from infra.stack import GenbotStack
 
 SPECS = list(FUNCTIONS.values())
@@ -45,19 +46,41 @@ def _resource(value: Any) -> tuple[str, str]:
     raise AssertionError(f"a policy names a resource in an unexpected form: {value}")
 
 
-def _grants(template: Template, role_id: str) -> Grants:
-    """What the role's inline policies allow, by resource; every statement must be an Allow."""
+def _statements(template: Template, role_id: str) -> list[dict[str, Any]]:
     policies = template.find_resources(
         "AWS::IAM::Policy", {"Properties": {"Roles": Match.array_with([{"Ref": role_id}])}}
     )
+    return [st for policy in policies.values() for st in policy["Properties"]["PolicyDocument"]["Statement"]]
+
+
+def _grants(template: Template, role_id: str) -> Grants:
+    """What the role's inline policies allow unconditionally, by resource; every statement must be
+    an Allow, and the only conditional ones are writes limited by leading keys (``_keyed_writes``)."""
     grants: Grants = defaultdict(set)
-    for policy in policies.values():
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-            assert statement["Effect"] == "Allow", statement
-            assert set(statement) == {"Action", "Effect", "Resource"}, statement  # no NotAction etc.
-            for resource in _as_list(statement["Resource"]):
-                grants[_resource(resource)] |= set(_as_list(statement["Action"]))
+    for statement in _statements(template, role_id):
+        assert statement["Effect"] == "Allow", statement
+        if "Condition" in statement:
+            assert set(statement["Condition"]) == {"ForAllValues:StringLike"}, statement
+            assert set(statement["Condition"]["ForAllValues:StringLike"]) == {"dynamodb:LeadingKeys"}, (
+                statement
+            )
+            continue
+        assert set(statement) == {"Action", "Effect", "Resource"}, statement  # no NotAction etc.
+        for resource in _as_list(statement["Resource"]):
+            grants[_resource(resource)] |= set(_as_list(statement["Action"]))
     return dict(grants)
+
+
+def _keyed_writes(template: Template, role_id: str) -> dict[str, tuple[set[str], list[str]]]:
+    """Writes limited to items by partition-key prefix: table logical id -> (actions, key patterns)."""
+    found: dict[str, tuple[set[str], list[str]]] = {}
+    for statement in _statements(template, role_id):
+        if "Condition" in statement:
+            (table_id, suffix) = _resource(statement["Resource"])
+            assert suffix == "", statement
+            keys = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+            found[table_id] = (set(_as_list(statement["Action"])), _as_list(keys))
+    return found
 
 
 def _ids(grants: Grants) -> set[str]:
@@ -120,14 +143,52 @@ def test_read_only_tables_get_no_write_actions(
         assert "dynamodb:GetItem" in actions, f"{spec.name} cannot read {table}"
         if access == "read":
             assert not actions & TABLE_WRITES, f"{spec.name} may write the read-only table {table}"
-        else:  # and the converse, so this test can tell the two apart
+        elif access == "items":  # put and update items; never scan, delete or batch-write
+            assert actions == set(ITEM_ACTIONS), f"{spec.name} on {table}: {sorted(actions)}"
+        else:  # and the converse, so this test can tell them apart
             assert actions >= TABLE_WRITES, f"{spec.name} may not write {table}"
 
 
 def test_the_specs_have_read_only_and_writable_tables() -> None:
     # guard: without both, the test above would check only one side
     accesses = {access for spec in SPECS for access in spec.tables.values()}
-    assert {"read", "read_write"} <= accesses
+    assert {"read", "items"} <= accesses
+
+
+def test_the_webhook_can_only_add_to_the_ledger(
+    template: Template, app_stack: GenbotStack, logical_id: LogicalId
+) -> None:
+    grants = _grants(template, _role_id(app_stack, logical_id, "webhook"))
+    ledger = logical_id(app_stack.tables.tables["ledger"])
+    actions = set().union(*(a for (i, _), a in grants.items() if i == ledger))
+    assert not actions & {"dynamodb:Scan", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+    assert {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"} <= actions
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda f: f.name)
+def test_keyed_writes_reach_only_the_items_the_spec_names(
+    template: Template, app_stack: GenbotStack, logical_id: LogicalId, spec: FunctionSpec
+) -> None:
+    keyed = _keyed_writes(template, _role_id(app_stack, logical_id, spec.name))
+    expected = {
+        logical_id(app_stack.tables.tables[t]): (
+            {"dynamodb:PutItem", "dynamodb:UpdateItem"},
+            [f"{p}*" for p in prefixes],
+        )
+        for t, prefixes in spec.write_prefixes.items()
+    }
+    assert keyed == expected
+
+
+def test_the_worker_writes_key_pool_counters_but_not_the_operators_prices_or_catalog(
+    template: Template, app_stack: GenbotStack, logical_id: LogicalId
+) -> None:
+    role = _role_id(app_stack, logical_id, "generate")
+    settings = logical_id(app_stack.tables.tables["settings"])
+    unconditional = set().union(*(a for (i, _), a in _grants(template, role).items() if i == settings))
+    assert not unconditional & TABLE_WRITES
+    actions, keys = _keyed_writes(template, role)[settings]
+    assert keys == ["keypool#*"] and actions <= TABLE_WRITES
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda f: f.name)

@@ -23,15 +23,41 @@ TRUSTED_BY_SCHEDULER = {
 LogicalId = Callable[..., str]
 
 
-def test_the_current_specs_have_no_schedule_so_no_scheduler_resources(
-    template: Template, app_stack: GenbotStack
+def test_the_stuck_job_sweep_runs_every_five_minutes_on_the_generate_function(
+    template: Template, app_stack: GenbotStack, logical_id: LogicalId
 ) -> None:
-    # given the current specs (SCHEDULES is empty for now: update this test when it gains entries)
-    assert app_stack.specs.schedules == {}
+    # given the current specs: one schedule, the sweep of stuck jobs
+    assert set(app_stack.specs.schedules) == {"sweep_jobs"}
+    fn = app_stack.functions.functions["generate"]
 
-    # then there is no schedule, and no role Scheduler could assume
-    template.resource_count_is(SCHEDULE, 0)
-    template.resource_properties_count_is("AWS::IAM::Role", TRUSTED_BY_SCHEDULER, 0)
+    # then one schedule invokes generate with the task as its input, and one role may do it
+    template.resource_count_is(SCHEDULE, 1)
+    template.has_resource_properties(
+        SCHEDULE,
+        {
+            "ScheduleExpression": "rate(5 minutes)",
+            "FlexibleTimeWindow": {"Mode": "OFF"},
+            "Target": Match.object_like(
+                {
+                    "Arn": {"Fn::GetAtt": [logical_id(fn.function), "Arn"]},
+                    "Input": Match.serialized_json({"task": "sweep_jobs"}),
+                }
+            ),
+        },
+    )
+    template.resource_properties_count_is("AWS::IAM::Role", TRUSTED_BY_SCHEDULER, 1)
+
+
+def test_event_sources_and_schedules_fit_the_reserved_concurrency(
+    template: Template, app_stack: GenbotStack, logical_id: LogicalId
+) -> None:
+    # throttled polls count as receives: 3 (jobs) + 2 (DLQ) + 1 (sweep) must fit in 6
+    fn = app_stack.functions.functions["generate"]
+    template.has_resource_properties("AWS::Lambda::Function", {"ReservedConcurrentExecutions": 6})
+    mappings = template.find_resources("AWS::Lambda::EventSourceMapping")
+    limits = sorted(m["Properties"]["ScalingConfig"]["MaximumConcurrency"] for m in mappings.values())
+    assert limits == [2, 3] and sum(limits) + len(app_stack.specs.schedules) <= 6
+    assert fn.spec.reserved_concurrency == 6
 
 
 def test_a_schedule_spec_becomes_a_schedule_with_time_zone_and_input(
@@ -98,17 +124,22 @@ def test_a_schedule_spec_becomes_a_schedule_with_time_zone_and_input(
     )
     assert set(roles) == {role_id}
 
-    # ...which may invoke only that target
+    # ...which may invoke only the scheduled targets: this one and the sweep's generate function
     attached = {"Roles": Match.array_with([{"Ref": role_id}])}
     variant_template.resource_properties_count_is("AWS::IAM::Policy", attached, 1)
+    resources = Capture()
     variant_template.has_resource_properties(
         "AWS::IAM::Policy",
         {
             **attached,
             "PolicyDocument": {
                 "Statement": Match.exact(
-                    [{"Action": "lambda:InvokeFunction", "Effect": "Allow", "Resource": target}]
+                    [{"Action": "lambda:InvokeFunction", "Effect": "Allow", "Resource": resources}]
                 )
             },
         },
     )
+    generate = logical_id(variant_stack.functions.functions["generate"].function)
+    granted = resources.as_array()
+    assert target in granted and len(granted) == 3
+    assert all(r == target or generate in str(r) for r in granted)

@@ -9,8 +9,9 @@ lazily and cached by Powertools Parameters; locally they come straight from the 
 
 from __future__ import annotations
 
-import functools
 import os
+import threading
+import time
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -85,7 +86,8 @@ class Settings(BaseSettings):
     default_language: str = "ru"
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     timezone: str = "Europe/Moscow"
-    update_dedupe_ttl_seconds: PositiveInt = 7 * 24 * 3600
+    # Telegram retries an unanswered update for up to a day: remember ids at least that long
+    update_dedupe_ttl_seconds: Annotated[int, Field(ge=24 * 3600)] = 7 * 24 * 3600
     blocked_words: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_prompt_chars: PositiveInt = 2000
     max_input_bytes: PositiveInt = 10 * 1024 * 1024
@@ -164,15 +166,54 @@ def _secret_values(secret_id: str) -> dict[str, str]:
     """Read the JSON secret through Powertools Parameters (cached for 5 minutes)."""
     from aws_lambda_powertools.utilities import parameters
 
-    value = parameters.get_secret(secret_id, transform="json", max_age=300)
+    value = parameters.get_secret(secret_id, transform="json", max_age=SECRET_MAX_AGE_SECONDS)
     if not isinstance(value, dict):
         raise ConfigError(f"secret {secret_id} must be a JSON object")
     return {k: str(v) for k, v in value.items() if k in SECRET_NAMES}
 
 
-@functools.cache
-def get_settings() -> Settings:
-    """The settings of this process; a bad environment fails here with the variable named."""
+SECRET_MAX_AGE_SECONDS = 60  # Powertools Parameters' cache of the secret
+SETTINGS_MAX_AGE_SECONDS = 240  # with a secret: re-read this often, so a rotation lands in <= 5 min
+
+
+class _SettingsCache:
+    """The settings of this process, read once; with a secret (AWS), re-read every few minutes.
+
+    A rotated ``BOT_TOKEN`` or ``WEBHOOK_SECRET`` reaches warm instances within
+    ``SETTINGS_MAX_AGE_SECONDS + SECRET_MAX_AGE_SECONDS`` (5 minutes) without a read per update.
+    Unchanged values keep the same object, so what is built from the settings (the Bot, the
+    provider router) is rebuilt only when something changed.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._value: Settings | None = None
+        self._read_at = 0.0
+
+    def __call__(self) -> Settings:
+        value = self._value
+        if value is not None and (
+            not value.secret_id or time.monotonic() - self._read_at < SETTINGS_MAX_AGE_SECONDS
+        ):
+            return value
+        with self._lock:
+            fresh = _read_settings()
+            if self._value is None or fresh != self._value:
+                self._value = fresh
+            self._read_at = time.monotonic()
+            return self._value
+
+    def cache_clear(self) -> None:
+        """Forget the settings: the next call reads the environment again (tests, the local stack)."""
+        with self._lock:
+            self._value = None
+
+
+get_settings = _SettingsCache()
+
+
+def _read_settings() -> Settings:
+    """The settings from the environment (and the secret); a bad value fails here, named."""
     overrides: dict[str, Any] = {}
     secret_id = os.environ.get("SECRET_ID", "")
     if secret_id:

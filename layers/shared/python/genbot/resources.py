@@ -10,7 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Access = Literal["read", "write", "read_write"]
+# Tables: "read" (get, query, scan), "items" (get, query, put and update items, one by one or in
+# transactions: no scan, delete or batch write), "read_write" (everything on the table).
+# Buckets: "read", "write", "read_write" (object access).
+Access = Literal["read", "write", "items", "read_write"]
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,11 @@ class QueueSpec:
     dlq_consumer: str | None = None  # a function that settles what the DLQ receives (refunds)
     dlq_arn_env_var: str | None = None  # tells the DLQ consumer which records are dead letters
     retention_days: int = 4
+    # Lambda's event source concurrency (2 at least). With the consumer's reserved concurrency
+    # these must fit: a throttled poll still counts a receive, so an overfull sum would move
+    # healthy messages towards the DLQ during an outage.
+    max_concurrency: int | None = None
+    dlq_max_concurrency: int = 2
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,8 @@ class FunctionSpec:
     reserved_concurrency: int | None = None
     http_routes: tuple[tuple[str, str], ...] = ()
     tables: dict[str, Access] = field(default_factory=dict)
+    # writes allowed only to items whose partition key starts with one of these (the rest read-only)
+    write_prefixes: dict[str, tuple[str, ...]] = field(default_factory=dict)
     sends_to: tuple[str, ...] = ()
     buckets: dict[str, Access] = field(default_factory=dict)
     secrets: bool = True
@@ -71,11 +81,11 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         snapstart=True,  # aiogram's import costs seconds on a cold start
         http_routes=(("POST", "/telegram"),),
         tables={
-            "users": "read_write",
-            "ledger": "read_write",
-            "jobs": "read_write",
+            "users": "items",
+            "ledger": "items",  # entries are only ever added, by the ledger's transactions
+            "jobs": "items",
             "settings": "read",
-            "idempotency": "read_write",
+            "idempotency": "items",
         },
         sends_to=("jobs",),
     ),
@@ -83,13 +93,17 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         name="generate",
         timeout_seconds=150,
         memory_mb=1024,
-        reserved_concurrency=5,  # the provider-side rate limit
+        # the provider-side rate limit: 3 jobs queue + 2 DLQ pollers + 1 for the sweep schedule
+        reserved_concurrency=6,
         tables={
-            "users": "read_write",
-            "ledger": "read_write",
-            "jobs": "read_write",
-            "settings": "read_write",  # provider key pool counters live there
+            "users": "items",
+            "ledger": "items",
+            "jobs": "items",
+            "settings": "read",
         },
+        # the provider key pool's counters live in the settings table; prices and the catalog
+        # there are the operator's, read-only to the worker
+        write_prefixes={"settings": ("keypool#",)},
         sends_to=("jobs",),
         buckets={"media": "read_write"},
     ),
@@ -103,6 +117,8 @@ QUEUES: dict[str, QueueSpec] = {
         batch_size=1,  # one generation per invocation: a slow provider can't hold others hostage
         dlq_consumer="generate",
         dlq_arn_env_var="JOBS_DLQ_ARN",
+        max_concurrency=3,
+        dlq_max_concurrency=2,
     ),
 }
 
@@ -110,7 +126,14 @@ BUCKETS: dict[str, BucketSpec] = {
     "media": BucketSpec(name="media", env_var="MEDIA_BUCKET"),
 }
 
-SCHEDULES: dict[str, ScheduleSpec] = {}
+SCHEDULES: dict[str, ScheduleSpec] = {
+    # Jobs whose message was lost (a webhook that died after the debit, a dead worker's lease):
+    # re-sent, or refunded when hopeless (genbot.jobs.sweeper). Worst case for a stuck job to be
+    # picked up: its grace (10 min) + this rate.
+    "sweep_jobs": ScheduleSpec(
+        name="sweep_jobs", function="generate", expression="rate(5 minutes)", input={"task": "sweep_jobs"}
+    ),
+}
 
 
 def visibility_timeout_seconds(queue: QueueSpec) -> int:

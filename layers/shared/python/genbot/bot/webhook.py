@@ -65,14 +65,14 @@ class WebhookApp:
             raw = json.loads(event.decoded_body or "")
             if not isinstance(raw, dict) or not isinstance(raw.get("update_id"), int):
                 raise ValueError("not a Telegram update")
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: absurdly nested JSON
             logger.warning("malformed webhook body", extra={"reason": str(exc)[:200]})
             return _response(400, {"error": "malformed update"})
 
         update_id = raw["update_id"]
         logger.append_keys(update_id=update_id)
         bot = runtime.bot()
-        if not first_delivery(bot.id, update_id, settings.update_dedupe_ttl_seconds):
+        if not first_delivery(bot.id, update_id, settings.update_dedupe_ttl_seconds, time_left_ms):
             logger.info("duplicate update ignored")
             metrics.add_metric(name="DuplicateUpdates", unit="Count", value=1)
             return _response(200)

@@ -8,14 +8,18 @@ import time
 from aiogram import Bot, html
 from aiogram.enums import ChatAction
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
+from aiogram.methods import SendDocument, SendMessage, SendPhoto, SendVideo, TelegramMethod
 from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from genbot.i18n import N_, translate, translate_plural
+from genbot.jobs import media
 from genbot.jobs.media import EXTENSIONS
+from genbot.jobs.media_check import Form
 from genbot.observability import logger
 from genbot.store.models import Job
 from genbot.telegram.callbacks import ResultAction, ResultCb
+from genbot.telegram.sending import Disposition, SendFailure, send
 from genbot.users import set_blocked
 from genbot.vocab import Mode
 
@@ -27,7 +31,14 @@ FAILURE_TEXTS = {
     "unavailable": N_("😔 The AI services are unavailable right now. Please try again later."),
     "timeout": N_("⌛ The video took too long to make. Please try again later."),
     "queue_unavailable": N_("😔 Something went wrong on our side. Please try again."),
+    "bad_output": N_("⚠️ The AI returned something I can't show you. Please try again."),
+    "undeliverable": N_("⚠️ Telegram wouldn't take this result in any form."),
 }
+ORIGINAL_EXPIRED = N_(
+    "📎 The original file of this result is no longer stored (results are kept for 90 days)."
+)
+ORIGINAL_REFUSED = N_("📎 Telegram wouldn't take the original file. Please try again later.")
+LINK_SECONDS = 6 * 3600
 RUNNING = N_("🎨 Working on it…")
 ANIMATING = N_("🎬 Animating… this usually takes a minute or two.")
 ANIMATING_FOR = N_("🎬 Still animating: {elapsed} so far. It usually takes a minute or two.")
@@ -108,15 +119,38 @@ async def status(bot: Bot, job: Job) -> None:
         logger.info("chat action skipped", extra={"job_id": job.job_id, "reason": exc.message})
 
 
-async def send_result(bot: Bot, job: Job, data: bytes, mime: str, text: str | None) -> Message:
-    """The photo/video (or the described prompt) with its buttons."""
+async def send_result(
+    bot: Bot, job: Job, data: bytes, mime: str, text: str | None, form: Form | None
+) -> Message | None:
+    """The result with its buttons, in ``form`` (the described prompt: a message).
+
+    Raises ``SendFailure`` (``genbot.telegram.sending``) saying what to do about a refusal.
+    """
     chat = int(job.chat_id)
-    if job.mode == Mode.DESCRIBE:
+    if job.mode == Mode.DESCRIBE or form is None:
         return await _send_prompt(bot, job, text or "")
     file = BufferedInputFile(data, filename=f"{job.job_id}.{EXTENSIONS.get(mime, 'bin')}")
-    if mime.startswith("video/"):
-        return await bot.send_video(chat, file, caption=caption_for(job), reply_markup=result_keyboard(job))
-    return await bot.send_photo(chat, file, caption=caption_for(job), reply_markup=result_keyboard(job))
+    caption, markup = caption_for(job), result_keyboard(job)
+    method: TelegramMethod[Message]
+    if form == Form.PHOTO:
+        method = SendPhoto(chat_id=chat, photo=file, caption=caption, reply_markup=markup)
+    elif form == Form.VIDEO:
+        method = SendVideo(chat_id=chat, video=file, caption=caption, reply_markup=markup)
+    elif form == Form.DOCUMENT:
+        method = SendDocument(chat_id=chat, document=file, caption=caption, reply_markup=markup)
+    else:
+        url = media.presigned_url(str(job.result_key), LINK_SECONDS)
+        link = translate(
+            'Your result is too large to send here: <a href="{url}">download it</a> '
+            "(the link works for {hours} h).",
+            str(job.language),
+            url=html.quote(url),
+            hours=LINK_SECONDS // 3600,
+        )
+        method = SendMessage(
+            chat_id=chat, text=f"{caption}\n\n{link}" if caption else link, reply_markup=markup
+        )
+    return await send(bot, method, job_id=job.job_id, form=str(form))
 
 
 async def _send_prompt(bot: Bot, job: Job, prompt: str) -> Message:
@@ -135,11 +169,12 @@ async def _send_prompt(bot: Bot, job: Job, prompt: str) -> Message:
     builder.row(
         InlineKeyboardButton(text=translate("📋 Copy", lang), copy_text=CopyTextButton(text=prompt[:256]))
     )
-    return await bot.send_message(
-        int(job.chat_id),
-        f"{body}\n\n<code>{html.quote(prompt[:3500])}</code>",
+    method = SendMessage(
+        chat_id=int(job.chat_id),
+        text=f"{body}\n\n<code>{html.quote(prompt[:3500])}</code>",
         reply_markup=builder.as_markup(),
     )
+    return await send(bot, method, job_id=job.job_id)
 
 
 async def finish_status(bot: Bot, job: Job) -> None:
@@ -177,6 +212,20 @@ async def send_failure(bot: Bot, job: Job, reason: str) -> None:
 
 
 async def send_original(bot: Bot, job: Job, data: bytes) -> None:
+    """The stored result as a file (SendFailure when Telegram refuses)."""
     mime = str(job.result_mime or "application/octet-stream")
     file = BufferedInputFile(data, filename=f"{job.job_id}.{EXTENSIONS.get(mime, 'bin')}")
-    await bot.send_document(int(job.chat_id), file, caption=caption_for(job))
+    await send(
+        bot,
+        SendDocument(chat_id=int(job.chat_id), document=file, caption=caption_for(job)),
+        job_id=job.job_id,
+    )
+
+
+async def send_notice(bot: Bot, job: Job, msgid: str) -> None:
+    """A short notice about a job, in the user's language; a failure here is only logged."""
+    try:
+        await send(bot, SendMessage(chat_id=int(job.chat_id), text=translate(msgid, str(job.language))))
+    except SendFailure as failure:
+        if failure.disposition == Disposition.CHAT_GONE:
+            set_blocked(int(job.user_id), True)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
-import boto3
-
 from genbot.config import get_settings
+from genbot.store.clients import client
 
 EXTENSIONS = {
     "image/png": "png",
@@ -18,9 +16,8 @@ EXTENSIONS = {
 }
 
 
-@cache
 def _s3() -> Any:
-    return boto3.client("s3", region_name=get_settings().aws_region)
+    return client("s3", read_timeout=10)  # results up to 50 MB go up from the generate function
 
 
 def key_for(user_id: int, job_id: str, mime: str) -> str:
@@ -37,3 +34,15 @@ def put(user_id: int, job_id: str, data: bytes, mime: str) -> str:
 def get(key: str) -> bytes:
     body: bytes = _s3().get_object(Bucket=get_settings().media_bucket, Key=key)["Body"].read()
     return body
+
+
+def presigned_url(key: str, expires: int) -> str:
+    """A link to the user's own copy, for results too large for Telegram.
+
+    A URL signed with the function's temporary credentials stops working when they expire,
+    whatever ``expires`` says: keep it to hours.
+    """
+    url: str = _s3().generate_presigned_url(
+        "get_object", Params={"Bucket": get_settings().media_bucket, "Key": key}, ExpiresIn=expires
+    )
+    return url

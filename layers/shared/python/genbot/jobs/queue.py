@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
-
-import boto3
 
 from genbot.config import get_settings
 from genbot.jobs.messages import JobMessage
+from genbot.store.clients import client
 
 MAX_DELAY_SECONDS = 900  # SQS's limit for DelaySeconds on a standard queue
 
 
-@cache
 def _sqs() -> Any:
-    return boto3.client("sqs", region_name=get_settings().aws_region)
+    return client("sqs")
 
 
 def send(message: JobMessage, delay_seconds: int = 0) -> None:

@@ -3,7 +3,18 @@
 State machine ``queued -> running -> succeeded | failed``; every move is a conditional
 update, so a redelivered SQS message or a crash-and-retry can't move a job twice. Creation
 is one transaction (ledger debit + user counters + the job item), keyed by the job id, which
-derives from the Telegram update that asked for it: a redelivered update can't charge twice.
+derives from the Telegram update that asked for it: a redelivered update can't charge twice,
+and a replay of a job still queued sends its message again (the webhook may have died between
+the debit and the send).
+
+A debited job always ends delivered or refunded:
+- a *lease* (owner + expiry, conditional) lets one copy of a message work a job; another
+  copy backs off;
+- while a job is queued or running it carries ``sweep``/``sweep_at`` (a sparse index): if it
+  hasn't moved on by ``sweep_at`` the sweeper (``genbot.jobs.sweeper``) re-sends its message,
+  and refunds it once it is hopeless;
+- only "this ledger entry already exists" counts as done; every other failure raises, so SQS
+  retries.
 """
 
 from __future__ import annotations
@@ -22,6 +33,16 @@ from genbot.observability import logger, metrics
 from genbot.store.models import Job, User, now_ms
 from genbot.store.transaction import Transaction, TransactionCancelledError
 from genbot.vocab import EntryKind, JobStatus, Mode, Tier
+
+SWEEP = "active"
+QUEUED_GRACE_MS = 10 * 60_000  # a queued job should have started well within this
+LEASE_MS = 180_000  # longer than the worker's timeout (150 s): a dead worker's lease expires
+STEP_GRACE_MS = 10 * 60_000  # a running job should have moved on within this after a step
+CONDITION_FAILED = "ConditionalCheckFailedException"
+
+
+def _sweep_at(after_ms: int) -> int:
+    return now_ms() + after_ms
 
 
 class JobError(Exception):
@@ -70,6 +91,8 @@ def create(settings: Settings, new: NewJob, *, draft_id: str | None = None) -> J
         status_message_id=new.status_message_id,
         status=JobStatus.QUEUED,
         created_at=now_ms(),
+        sweep=SWEEP,
+        sweep_at=_sweep_at(QUEUED_GRACE_MS),
     )
     condition = User.active_jobs < settings.max_user_queue
     # A started job ends the draft it came from (and any other being set up).
@@ -85,12 +108,14 @@ def create(settings: Settings, new: NewJob, *, draft_id: str | None = None) -> J
         )
     except ConditionFailedError as exc:
         if exc.item == "job":  # the job exists already: a replay
+            resume(new.job_id)
             return None
         user = User.get(new.user_id, consistent_read=True)
         if user.active_jobs >= settings.max_user_queue:
             raise TooManyJobsError(new.user_id) from exc
         raise StaleDraftError(new.user_id) from exc
     if not applied:
+        resume(new.job_id)
         return None
     metrics.add_metric(name="JobsCreated", unit="Count", value=1)
     try:
@@ -102,6 +127,18 @@ def create(settings: Settings, new: NewJob, *, draft_id: str | None = None) -> J
     return job
 
 
+def resume(job_id: str) -> None:
+    """A replayed creation: if the job is still queued, send its message again.
+
+    The first delivery may have died between the debit and the send; a duplicate message is
+    harmless (the worker's moves are conditional and leased).
+    """
+    job = get(job_id)
+    if job is not None and job.status == JobStatus.QUEUED:
+        logger.info("replayed creation of a queued job: message sent again", extra={"job_id": job_id})
+        queue.send(JobMessage(job_id=job_id))
+
+
 def get(job_id: str) -> Job | None:
     try:
         return Job.get(job_id, consistent_read=True)
@@ -109,22 +146,70 @@ def get(job_id: str) -> Job | None:
         return None
 
 
-def start(job: Job) -> bool:
-    """queued -> running (counting the attempt). False when it isn't queued any more."""
+def start(job: Job, owner: str) -> bool:
+    """queued -> running with ``owner``'s lease (counting the attempt). False if not queued."""
+    now = now_ms()
     try:
         job.update(
-            actions=[Job.status.set(JobStatus.RUNNING), Job.attempts.add(1), Job.updated_at.set(now_ms())],
+            actions=[
+                Job.status.set(JobStatus.RUNNING),
+                Job.attempts.add(1),
+                Job.updated_at.set(now),
+                Job.lease_owner.set(owner),
+                Job.lease_until.set(now + LEASE_MS),
+                Job.sweep_at.set(now + LEASE_MS + STEP_GRACE_MS),
+            ],
             condition=Job.status == JobStatus.QUEUED,
         )
     except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
+        if exc.cause_response_code == CONDITION_FAILED:
             return False
         raise
     return True
 
 
-def record_operation(job: Job, provider: str, operation: str, key_id: str, model: str) -> None:
-    """Remember a long-running provider operation so later polls resume it."""
+def acquire(job: Job, owner: str) -> bool:
+    """Take the lease on a running job; False while another worker holds an unexpired one."""
+    now = now_ms()
+    free = Job.lease_until.does_not_exist() | (Job.lease_until < now) | (Job.lease_owner == owner)
+    try:
+        job.update(
+            actions=[
+                Job.lease_owner.set(owner),
+                Job.lease_until.set(now + LEASE_MS),
+                Job.sweep_at.set(now + LEASE_MS + STEP_GRACE_MS),
+            ],
+            condition=(Job.status == JobStatus.RUNNING) & free,
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code == CONDITION_FAILED:
+            return False
+        raise
+    return True
+
+
+def release(job: Job, owner: str, *, next_look_ms: int = STEP_GRACE_MS) -> None:
+    """Give the lease back (a retry or the next poll may take it at once)."""
+    try:
+        job.update(
+            actions=[
+                Job.lease_owner.remove(),
+                Job.lease_until.remove(),
+                Job.sweep_at.set(now_ms() + next_look_ms),
+            ],
+            condition=(Job.status == JobStatus.RUNNING) & (Job.lease_owner == owner),
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code != CONDITION_FAILED:
+            raise
+
+
+def record_operation(
+    job: Job, owner: str, provider: str, operation: str, key_id: str, model: str, poll_in_s: int
+) -> None:
+    """Remember a long-running provider operation so later polls resume it; the lease is given
+    back (the next poll takes it) and the sweeper looks again if no poll comes."""
+    now = now_ms()
     job.update(
         actions=[
             Job.provider.set(provider),
@@ -132,14 +217,24 @@ def record_operation(job: Job, provider: str, operation: str, key_id: str, model
             Job.provider_model.set(model),
             Job.operation.set(operation),
             Job.polls.add(1),
-            Job.updated_at.set(now_ms()),
+            Job.updated_at.set(now),
+            Job.lease_owner.remove(),
+            Job.lease_until.remove(),
+            Job.sweep_at.set(now + poll_in_s * 1000 + STEP_GRACE_MS),
         ],
-        condition=Job.status == JobStatus.RUNNING,
+        condition=(Job.status == JobStatus.RUNNING) & (Job.lease_owner == owner),
     )
 
 
 def succeed(
-    job: Job, *, result_key: str, mime: str, provider: str, model: str = "", text: str | None = None
+    job: Job,
+    *,
+    owner: str,
+    result_key: str,
+    mime: str,
+    provider: str,
+    model: str = "",
+    text: str | None = None,
 ) -> bool:
     """running -> succeeded, claiming delivery; frees the user's slot. False if already moved."""
     now = int(time.time())
@@ -156,8 +251,12 @@ def succeed(
             Job.provider_model.set(model) if model else Job.provider_model.remove(),
             Job.delivered.set(True),
             Job.updated_at.set(now_ms()),
+            Job.lease_owner.remove(),
+            Job.lease_until.remove(),
+            Job.sweep.remove(),
+            Job.sweep_at.remove(),
         ],
-        condition=Job.status == JobStatus.RUNNING,
+        condition=(Job.status == JobStatus.RUNNING) & (Job.lease_owner == owner),
     )
     tx.update(
         "user",
@@ -196,6 +295,10 @@ def fail(job: Job, reason: str) -> bool:
                         Job.status.set(JobStatus.FAILED),
                         Job.error_code.set(reason),
                         Job.updated_at.set(now_ms()),
+                        Job.lease_owner.remove(),
+                        Job.lease_until.remove(),
+                        Job.sweep.remove(),
+                        Job.sweep_at.remove(),
                     ],
                     condition=Job.status.is_in(JobStatus.QUEUED, JobStatus.RUNNING),
                 )
@@ -207,6 +310,69 @@ def fail(job: Job, reason: str) -> bool:
         metrics.add_metric(name="JobsFailed", unit="Count", value=1)
         logger.info("job failed and refunded", extra={"job_id": job.job_id, "reason": reason})
     return applied
+
+
+def look_again(job: Job, after_ms: int) -> None:
+    """The sweeper re-sent this job's message: don't look at it again before ``after_ms``."""
+    try:
+        job.update(actions=[Job.sweep_at.set(now_ms() + after_ms)], condition=Job.sweep.exists())
+    except UpdateError as exc:
+        if exc.cause_response_code != CONDITION_FAILED:  # finished meanwhile: nothing to look at
+            raise
+
+
+def refund_undelivered(job: Job, reason: str) -> bool:
+    """A stored result Telegram will never take (the chat is gone, the file refused): refund once.
+
+    The job succeeded (its slot was freed then), so only the money and the status move:
+    ``succeeded -> failed``. False when it was already refunded.
+    """
+    try:
+        applied = apply(
+            Posting(
+                int(job.user_id), f"job#{job.job_id}#refund", int(job.price), EntryKind.REFUND, note=reason
+            ),
+            user_actions=[User.generations.add(-1)],
+            extra=[
+                lambda tx: tx.update(
+                    "job",
+                    job,
+                    actions=[
+                        Job.status.set(JobStatus.FAILED),
+                        Job.error_code.set(reason),
+                        Job.delivered.set(False),
+                        Job.updated_at.set(now_ms()),
+                    ],
+                    condition=Job.status == JobStatus.SUCCEEDED,
+                )
+            ],
+        )
+    except ConditionFailedError:
+        return False
+    if applied:
+        metrics.add_metric(name="JobsRefundedUndelivered", unit="Count", value=1)
+        logger.error("result undeliverable: refunded", extra={"job_id": job.job_id, "reason": reason})
+    return applied
+
+
+def claim_original(job: Job, window_ms: int = 120_000) -> bool:
+    """One "original file" request per job in flight: False while one is pending."""
+    now = now_ms()
+    try:
+        job.update(
+            actions=[Job.original_requested_at.set(now)],
+            condition=Job.original_requested_at.does_not_exist()
+            | (Job.original_requested_at < now - window_ms),
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code == CONDITION_FAILED:
+            return False
+        raise
+    return True
+
+
+def original_done(job: Job) -> None:
+    job.update(actions=[Job.original_requested_at.remove()])
 
 
 def set_delivered(job: Job, delivered: bool, result_file_id: str | None = None) -> None:

@@ -1,30 +1,35 @@
 """The generate Lambda's logic: one SQS message moves one job one step.
 
-Steps: start (queued -> running), call the provider, store the result in S3, mark it
-succeeded (claiming delivery), send it. A long video is a provider operation: its id is
-stored on the job and the job re-queued with a delay to poll it, never slept on. Permanent
-failures (refusal, bad input) refund at once; transient ones back off and retry through
-SQS; after ``maxReceiveCount`` receives the message lands in the DLQ, whose consumer (this
-same code, ``dead=True``) refunds. Every move is conditional: a redelivered message, two
-racing poll chains or a crash between steps can't send twice or refund twice.
+Steps: start (queued -> running, taking the job's lease), call the provider, check its
+output, store it in S3, mark the job succeeded (claiming delivery), send it. A long video is
+a provider operation: its id is stored on the job and the job re-queued with a delay to poll
+it, never slept on. Permanent failures (refusal, bad input, bad output) refund at once;
+transient ones back off and retry through SQS; after ``maxReceiveCount`` receives the message
+lands in the DLQ, whose consumer (this same code, ``dead=True``) refunds. A result Telegram
+refuses in every form is refunded once; a chat that is gone marks the user and refunds; a
+revoked token retries and alarms. Every move is conditional and leased: a redelivered
+message, two copies of one, or a crash between steps can't call the provider twice, send
+twice or refund twice.
 """
 
 from __future__ import annotations
 
 import threading
+import uuid
+from typing import Any
 
-from aiogram.exceptions import (
-    TelegramForbiddenError,
-    TelegramNetworkError,
-    TelegramRetryAfter,
-    TelegramServerError,
-)
+from aiogram.exceptions import AiogramError
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.batch.base import FailureResponse
+from aws_lambda_powertools.utilities.batch.exceptions import ExceptionInfo
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from botocore.exceptions import ClientError
 from pydantic import Json
 
 from genbot import runtime
 from genbot.config import Settings, get_settings
 from genbot.jobs import delivery, media, queue, service
+from genbot.jobs.media_check import BadOutputError, Form, forms, inspect
 from genbot.jobs.messages import JobMessage, JobStep
 from genbot.observability import logger, metrics
 from genbot.providers.base import (
@@ -38,6 +43,7 @@ from genbot.providers.base import (
 )
 from genbot.providers.router import ProviderRouter
 from genbot.store.models import Job
+from genbot.telegram.sending import Disposition, SendFailure, classify
 from genbot.users import set_blocked
 from genbot.vocab import JobStatus, Mode, Tier
 
@@ -71,6 +77,26 @@ def backoff(receive_count: int) -> int:
     return min(300, 15 * 2 ** max(0, receive_count - 1))
 
 
+class JobBatchProcessor(BatchProcessor):
+    """Powertools' SQS batch processor that logs every failed record at ERROR and counts it."""
+
+    def failure_handler(self, record: Any, exception: ExceptionInfo) -> FailureResponse:
+        body = getattr(record, "body", None)
+        job_id = getattr(body, "job_id", None)
+        logger.error(
+            "job record failed",
+            extra={"job_id": job_id, "error": f"{type(exception[1]).__name__}: {exception[1]}"[:500]},
+        )
+        metrics.add_metric(name="JobRecordFailures", unit="Count", value=1)
+        return super().failure_handler(record, exception)
+
+
+def processor() -> JobBatchProcessor:
+    # Batch size is 1: a failed record is the whole batch. Report it as a batch item failure (the
+    # worker already set its backoff) rather than a function error that would trip the alarm.
+    return JobBatchProcessor(event_type=EventType.SQS, model=JobRecord, raise_on_entire_batch_failure=False)
+
+
 def handle_record(record: JobRecord) -> None:
     """Powertools BatchProcessor's record handler: raise to have this one message retried."""
     settings = get_settings()
@@ -98,29 +124,39 @@ async def process(message: JobMessage, *, dead: bool = False) -> None:
     if message.action == JobStep.ORIGINAL:
         await _original(job, message.user_id)
         return
+    owner = uuid.uuid4().hex  # this copy of the message
     if dead:
         await _give_up(job, "unavailable")
         return
     if job.status == JobStatus.SUCCEEDED:
         if not job.delivered:  # an earlier send failed after the result was stored
-            await _deliver(job, media.get(str(job.result_key)), str(job.result_mime), job.result_text)
+            await _deliver(job, _stored(job), str(job.result_mime), job.result_text)
         return
     if job.status == JobStatus.FAILED:
         return
-    if job.status == JobStatus.QUEUED:
-        if not service.start(job):
-            job = service.get(job.job_id) or job
-            if job.status != JobStatus.RUNNING:
-                return
-        else:
-            job.status = JobStatus.RUNNING
-            await delivery.status(runtime.bot(), job)
-    elif job.operation:
-        await delivery.status(runtime.bot(), job)  # each poll: the user sees it's still going
-    await _run(settings, job)
+    if job.status == JobStatus.QUEUED and service.start(job, owner):
+        job.status = JobStatus.RUNNING
+        await delivery.status(runtime.bot(), job)
+    else:
+        job = service.get(job.job_id) or job
+        if job.status != JobStatus.RUNNING:
+            return
+        if not service.acquire(job, owner):
+            raise RetryLaterError(30, "another worker holds the job's lease")
+        if job.operation:
+            await delivery.status(runtime.bot(), job)  # each poll: the user sees it's still going
+    try:
+        await _run(settings, job, owner)
+    except BaseException:
+        service.release(job, owner)  # the retry may take the job at once
+        raise
 
 
-async def _run(settings: Settings, job: Job) -> None:
+def _stored(job: Job) -> bytes:
+    return media.get(str(job.result_key)) if job.result_key else b""
+
+
+async def _run(settings: Settings, job: Job, owner: str) -> None:
     router = providers()
     try:
         if job.operation:
@@ -143,10 +179,18 @@ async def _run(settings: Settings, job: Job) -> None:
         raise RetryLaterError(int(getattr(exc, "retry_after", None) or 0), f"provider: {exc}") from exc
 
     if isinstance(outcome, Pending):
-        service.record_operation(job, outcome.provider, outcome.operation, outcome.key_id, outcome.model)
+        service.record_operation(
+            job,
+            owner,
+            outcome.provider,
+            outcome.operation,
+            outcome.key_id,
+            outcome.model,
+            settings.video_poll_seconds,
+        )
         queue.send(JobMessage(job_id=job.job_id), delay_seconds=settings.video_poll_seconds)
         return
-    await _succeed(job, outcome)
+    await _succeed(job, outcome, owner)
 
 
 async def _request(settings: Settings, job: Job) -> GenerationRequest:
@@ -172,8 +216,11 @@ async def _download(settings: Settings, file_id: str) -> tuple[bytes, str]:
         if (file.file_size or 0) > settings.max_input_bytes or not file.file_path:
             raise InvalidInputError("input too large or unavailable")
         buffer = await bot.download_file(file.file_path)
-    except (TelegramNetworkError, TelegramServerError) as exc:
-        raise RetryLaterError(10, f"telegram download: {exc}") from exc
+    except (AiogramError, TimeoutError, OSError) as exc:
+        failure = classify(exc)
+        if failure.retryable:
+            raise RetryLaterError(failure.retry_after, f"telegram download: {failure}") from exc
+        raise InvalidInputError(f"telegram download: {failure}") from exc
     data = buffer.read() if buffer is not None else b""
     mime = sniff_mime(data)  # Telegram's mime_type is only the sender's word
     if mime is None or not mime.startswith("image/"):
@@ -181,38 +228,88 @@ async def _download(settings: Settings, file_id: str) -> tuple[bytes, str]:
     return data, mime
 
 
-async def _succeed(job: Job, result: MediaResult) -> None:
-    mime = result.mime or "text/plain"
-    payload = result.data if result.data else (result.text or "").encode()
-    key = media.put(int(job.user_id), job.job_id, payload, mime if result.data else "text/plain")
+async def _succeed(job: Job, result: MediaResult, owner: str) -> None:
+    if job.mode == Mode.DESCRIBE:
+        if not (result.text or "").strip():
+            await _give_up(job, "bad_output")
+            return
+        mime, payload = "text/plain", (result.text or "").encode()
+    else:
+        try:
+            info = inspect(result.data)  # the provider's word on the type is not enough
+        except BadOutputError as exc:
+            logger.error("provider output refused", extra={"provider": result.provider, "reason": str(exc)})
+            metrics.add_metric(name="ProviderBadOutput", unit="Count", value=1)
+            await _give_up(job, "bad_output")
+            return
+        expected = "video/" if job.mode == Mode.VIDEO else "image/"
+        if not info.mime.startswith(expected):
+            logger.error("provider output of the wrong kind", extra={"mime": info.mime, "mode": job.mode})
+            await _give_up(job, "bad_output")
+            return
+        mime, payload = info.mime, result.data
+    key = media.put(int(job.user_id), job.job_id, payload, mime)
     stored = service.succeed(
-        job, result_key=key, mime=mime, provider=result.provider, model=result.model, text=result.text
+        job,
+        owner=owner,
+        result_key=key,
+        mime=mime,
+        provider=result.provider,
+        model=result.model,
+        text=result.text,
     )
     if not stored:
         return  # another delivery of this message got there first
-    await _deliver(job, result.data, mime, result.text)
+    await _deliver(job, payload, mime, result.text)
 
 
 async def _deliver(job: Job, data: bytes, mime: str, text: str | None) -> None:
+    """Send the result in the best form Telegram takes; what it never takes is refunded once."""
     bot = runtime.bot()
-    try:
-        message = await delivery.send_result(bot, job, data, mime, text)
-    except TelegramForbiddenError:
+    candidates: list[Form | None] = [None]
+    if job.mode != Mode.DESCRIBE:
+        try:
+            candidates = list(forms(inspect(data)))
+        except BadOutputError:
+            candidates = [Form.DOCUMENT, Form.LINK]
+    last: SendFailure | None = None
+    for form in candidates:
+        try:
+            message = await delivery.send_result(bot, job, data, mime, text, form)
+        except SendFailure as failure:
+            last = failure
+            if failure.disposition == Disposition.REJECTED:
+                continue  # another form may pass (a document, then a link)
+            await _undelivered(job, failure)
+            return
+        file_id = None
+        if message is not None and message.photo:
+            file_id = message.photo[-1].file_id
+        elif message is not None and message.video:
+            file_id = message.video.file_id
+        service.set_delivered(job, True, file_id)
+        await delivery.finish_status(bot, job)
+        return
+    assert last is not None
+    await _undelivered(job, last)
+
+
+async def _undelivered(job: Job, failure: SendFailure) -> None:
+    """A send failed: retry what may pass later, refund what never will."""
+    if failure.retryable:
+        service.set_delivered(job, False)
+        if failure.disposition == Disposition.AUTH:
+            logger.error(
+                "Telegram rejects the bot token: result kept, retrying", extra={"job_id": job.job_id}
+            )
+            metrics.add_metric(name="TelegramAuthFailures", unit="Count", value=1)
+        raise RetryLaterError(failure.retry_after, f"telegram: {failure}")
+    if failure.disposition == Disposition.CHAT_GONE:
         set_blocked(int(job.user_id), True)
-        return  # the result stays in S3 for the cabinet
-    except TelegramRetryAfter as exc:
-        service.set_delivered(job, False)
-        raise RetryLaterError(exc.retry_after, "telegram flood control") from exc
-    except (TelegramNetworkError, TelegramServerError) as exc:
-        service.set_delivered(job, False)
-        raise RetryLaterError(10, f"telegram: {exc}") from exc
-    file_id = None
-    if message.photo:
-        file_id = message.photo[-1].file_id
-    elif message.video:
-        file_id = message.video.file_id
-    service.set_delivered(job, True, file_id)
-    await delivery.finish_status(bot, job)
+        service.refund_undelivered(job, "chat_gone")
+        return
+    if service.refund_undelivered(job, "undeliverable"):
+        await delivery.send_failure(runtime.bot(), job, "undeliverable")
 
 
 async def _give_up(job: Job, reason: str) -> None:
@@ -222,10 +319,26 @@ async def _give_up(job: Job, reason: str) -> None:
 
 
 async def _original(job: Job, user_id: int | None) -> None:
+    """The stored result as a file; an expired one gets a clear answer, never a retry loop."""
     if int(job.user_id) != user_id or job.status != JobStatus.SUCCEEDED or not job.result_key:
         logger.warning("original file refused", extra={"user_id": user_id})
         return
+    bot = runtime.bot()
     try:
-        await delivery.send_original(runtime.bot(), job, media.get(str(job.result_key)))
-    except TelegramRetryAfter as exc:
-        raise RetryLaterError(exc.retry_after, "telegram flood control") from exc
+        data = media.get(str(job.result_key))
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
+            raise
+        service.original_done(job)
+        await delivery.send_notice(bot, job, delivery.ORIGINAL_EXPIRED)
+        return
+    try:
+        await delivery.send_original(bot, job, data)
+    except SendFailure as failure:
+        if failure.retryable:
+            raise RetryLaterError(failure.retry_after, f"telegram: {failure}") from failure
+        if failure.disposition == Disposition.CHAT_GONE:
+            set_blocked(int(job.user_id), True)
+        else:
+            await delivery.send_notice(bot, job, delivery.ORIGINAL_REFUSED)
+    service.original_done(job)

@@ -5,6 +5,7 @@ from genbot.ledger.errors import (
     ContentionError,
     InsufficientFundsError,
     LedgerError,
+    LedgerUnavailableError,
     UnknownUserError,
 )
 from genbot.ledger.service import (
@@ -21,6 +22,7 @@ __all__ = [
     "ContentionError",
     "InsufficientFundsError",
     "LedgerError",
+    "LedgerUnavailableError",
     "Posting",
     "UnknownUserError",
     "apply",

@@ -28,3 +28,12 @@ class ConditionFailedError(LedgerError):
 
 class ContentionError(LedgerError):
     """DynamoDB kept cancelling the transaction for conflicts; the caller may retry later."""
+
+
+class LedgerUnavailableError(LedgerError):
+    """DynamoDB cancelled the transaction for something other than a condition (throttling,
+    capacity, validation): nothing was written; the caller must retry (SQS does, for jobs)."""
+
+    def __init__(self, op_id: str, reasons: dict[str, str]) -> None:
+        super().__init__(f"{op_id}: {reasons}")
+        self.reasons = reasons

@@ -22,6 +22,7 @@ from genbot.ledger.errors import (
     ConditionFailedError,
     ContentionError,
     InsufficientFundsError,
+    LedgerUnavailableError,
     UnknownUserError,
 )
 from genbot.observability import logger
@@ -101,7 +102,10 @@ def apply(
 
     ``user_actions``/``user_condition`` ride on the same balance update (e.g. count an
     active job and cap it); ``extra`` items (named by the caller) join the transaction.
-    Raises InsufficientFundsError, UnknownUserError, ConditionFailedError.
+    Raises InsufficientFundsError, UnknownUserError, ConditionFailedError (an item's own
+    condition failed), and LedgerUnavailableError for anything else DynamoDB cancelled the
+    transaction for (throttling, capacity, validation): only "this entry already exists"
+    counts as done, every other failure must be retried by the caller.
     """
     condition = User.user_id.exists()
     if posting.delta < 0:
@@ -122,12 +126,18 @@ def apply(
             if exc.failed(ENTRY):
                 logger.info("ledger replay", extra={"op_id": posting.op_id, "user_id": posting.user_id})
                 return False
+            other = exc.other_reasons()
+            if other:
+                logger.warning(
+                    "ledger transaction cancelled", extra={"op_id": posting.op_id, "reasons": other}
+                )
+                raise LedgerUnavailableError(posting.op_id, other) from exc
             if exc.conflict:
                 time.sleep(min(0.5, 0.01 * 2**attempt) * random.random())
                 continue
             if exc.failed(USER):
                 _raise_user_condition(posting)
-            failed = next((name for name, code in exc.reasons.items() if code and code != "None"), "?")
+            failed = next((name for name in exc.reasons if exc.failed(name)), "?")
             raise ConditionFailedError(failed, exc.reasons.get(failed) or "?") from exc
         logger.info(
             "ledger applied",

@@ -35,11 +35,12 @@ class FromSettings:
 
 
 class _Meta:
-    """Connection settings shared by all tables: short timeouts, few retries (Lambda budgets)."""
+    """Connection settings shared by all tables: short timeouts, few retries, so that a call's
+    worst case (1 + 3 s, three tries: 12 s) fits the webhook's 25 s with room to answer."""
 
-    connect_timeout_seconds = 3
-    read_timeout_seconds = 5
-    max_retry_attempts = 3
+    connect_timeout_seconds = 1
+    read_timeout_seconds = 3
+    max_retry_attempts = 2
     region = FromSettings("aws_region")
 
 
@@ -109,6 +110,18 @@ class JobsByUserIndex(GlobalSecondaryIndex):
     created_at = NumberAttribute(range_key=True)
 
 
+class ActiveJobsIndex(GlobalSecondaryIndex):
+    """Sparse: only jobs still queued or running carry ``sweep``; the sweeper reads those whose
+    ``sweep_at`` (when they should have moved on by) has passed, never the whole table."""
+
+    class Meta:
+        index_name = "active"
+        projection = AllProjection()
+
+    sweep = UnicodeAttribute(hash_key=True)
+    sweep_at = NumberAttribute(range_key=True)
+
+
 class Job(Model):
     """A generation job: ``queued -> running -> succeeded | failed``, moved by conditional updates."""
 
@@ -141,7 +154,15 @@ class Job(Model):
     delivered = BooleanAttribute(default=False)
     result_file_id = UnicodeAttribute(null=True)  # Telegram's id of the sent result, for "animate this"
     result_text = UnicodeAttribute(null=True)  # describe: the prompt we wrote
+    # One worker at a time: whoever holds an unexpired lease works the job; a second copy of
+    # its message backs off. Released when a step ends; expires if the worker dies.
+    lease_owner = UnicodeAttribute(null=True)
+    lease_until = NumberAttribute(null=True)  # epoch ms
+    original_requested_at = NumberAttribute(null=True)  # one "original file" request in flight
+    sweep = UnicodeAttribute(null=True)  # "active" while queued or running (sparse index)
+    sweep_at = NumberAttribute(null=True)  # epoch ms: look again if the job hasn't moved by then
     by_user = JobsByUserIndex()
+    active = ActiveJobsIndex()
 
 
 class SettingItem(Model):
@@ -164,3 +185,4 @@ class IdempotencyRecord(Model):
     id = UnicodeAttribute(hash_key=True)
     expiration = TTLAttribute()
     status = UnicodeAttribute(null=True)
+    lease_until = NumberAttribute(null=True)  # epoch ms: a redelivery after this is taken again

@@ -27,7 +27,12 @@ CONFLICT = "TransactionConflict"
 @cache
 def connection() -> Connection:
     """One low-level connection per process (honours ``AWS_ENDPOINT_URL``)."""
-    return Connection(region=User.Meta.region)
+    return Connection(
+        region=User.Meta.region,
+        connect_timeout_seconds=User.Meta.connect_timeout_seconds,
+        read_timeout_seconds=User.Meta.read_timeout_seconds,
+        max_retry_attempts=User.Meta.max_retry_attempts,
+    )
 
 
 class TransactionCancelledError(Exception):
@@ -43,6 +48,15 @@ class TransactionCancelledError(Exception):
     @property
     def conflict(self) -> bool:
         return CONFLICT in self.reasons.values()
+
+    def other_reasons(self) -> dict[str, str]:
+        """Items cancelled for something other than their condition or a conflict (throttling,
+        capacity, validation...): the transaction must be retried, never taken as done."""
+        return {
+            name: code
+            for name, code in self.reasons.items()
+            if code and code not in ("None", CONDITION_FAILED, CONFLICT)
+        }
 
 
 class Transaction:
