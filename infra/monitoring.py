@@ -1,4 +1,7 @@
-"""Alarms that page the operator: a DLQ holding anything, a function erroring, the API's 5xx.
+"""Alarms that page the operator: a DLQ holding anything, a function erroring, the API's 5xx,
+and the generate function's own signals that a paid credit is at risk: failed job records,
+a bot token Telegram rejects, results refunded because Telegram took them in no form, and
+stuck jobs the sweep had to refund.
 
 All go to one SNS topic; ``-c alarmEmail=ops@example.com`` subscribes an address (confirm the
 email AWS sends). The topic is not KMS-encrypted because CloudWatch cannot publish to a topic
@@ -16,11 +19,27 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from infra.functions import AppFunction
+from infra.functions import METRICS_NAMESPACE, AppFunction
 from infra.naming import pascal
 from infra.queues import Queue
 
 PERIOD = Duration.minutes(5)
+
+# (metric emitted by the generate function, threshold per 5 minutes, what it means)
+JOB_ALARMS = (
+    (
+        "JobRecordFailures",
+        10,
+        "Many job records failed (retries or errors): look at the generate logs (ERROR).",
+    ),
+    (
+        "TelegramAuthFailures",
+        0,
+        "Telegram rejects the bot token: results are kept and retried. Rotate BOT_TOKEN.",
+    ),
+    ("JobsRefundedUndelivered", 0, "Results Telegram refused in every form were refunded: check the logs."),
+    ("StuckJobsRefunded", 0, "The sweep refunded jobs that never ran: check the jobs queue and the worker."),
+)
 
 
 class Monitoring(Construct):
@@ -56,6 +75,20 @@ class Monitoring(Construct):
                 threshold=0,
                 description=f"The {name} function raised errors (uncaught exceptions or timeouts).",
             )
+        if "generate" in functions:
+            for metric_name, threshold, description in JOB_ALARMS:
+                self._alarm(
+                    metric_name,
+                    cloudwatch.Metric(
+                        namespace=METRICS_NAMESPACE,
+                        metric_name=metric_name,
+                        dimensions_map={"service": "generate"},
+                        period=PERIOD,
+                        statistic="Sum",
+                    ),
+                    threshold=threshold,
+                    description=description,
+                )
         self._alarm(
             "ApiServerErrors",
             api_server_errors,

@@ -39,16 +39,36 @@ class TelegramError(RuntimeError):
     """Telegram refused a call or could not be reached; the message never holds the token."""
 
 
-def read_secrets() -> tuple[str, str]:
-    """``(BOT_TOKEN, WEBHOOK_SECRET)`` from Secrets Manager, or from the environment without it."""
+PROVIDER_KEYS = ("GEMINI_API_KEYS", "OPENAI_API_KEY")
+
+
+def read_secret_values() -> dict[str, str]:
+    """The app secret's values from Secrets Manager, or from the environment without it."""
+    names = ("BOT_TOKEN", "WEBHOOK_SECRET", *PROVIDER_KEYS)
     secret_id = os.environ.get("SECRET_ID", "")
     if not secret_id:
-        return os.environ.get("BOT_TOKEN", ""), os.environ.get("WEBHOOK_SECRET", "")
+        return {name: os.environ.get(name, "") for name in names}
     import boto3
 
     raw = boto3.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
     values = json.loads(raw)
-    return str(values.get("BOT_TOKEN") or ""), str(values.get("WEBHOOK_SECRET") or "")
+    return {name: str(values.get(name) or "") for name in names}
+
+
+def read_secrets() -> tuple[str, str]:
+    """``(BOT_TOKEN, WEBHOOK_SECRET)``."""
+    values = read_secret_values()
+    return values["BOT_TOKEN"], values["WEBHOOK_SECRET"]
+
+
+def provider_warning(values: dict[str, str]) -> str:
+    """Say so at deploy time when no AI provider has a key: the bot then offers no generation."""
+    if any(values.get(name, "").strip(" ,") for name in PROVIDER_KEYS):
+        return ""
+    return (
+        "; WARNING: no GEMINI_API_KEYS or OPENAI_API_KEY in the secret: the bot offers no generation "
+        "until one is set (it charges no one meanwhile)"
+    )
 
 
 def call_telegram(token: str, method: str, params: dict[str, Any]) -> Any:
@@ -116,7 +136,8 @@ def apply(event: dict[str, Any]) -> str:
     """Do what the request asks; returns the message for CloudFormation, raises on failure."""
     request_type = event["RequestType"]
     url = event["ResourceProperties"]["Url"]
-    token, secret = read_secrets()
+    values = read_secret_values()
+    token, secret = values["BOT_TOKEN"], values["WEBHOOK_SECRET"]
     if not token:
         return (
             "BOT_TOKEN is empty in the secret: webhook not registered. Put the token in the secret, "
@@ -133,7 +154,10 @@ def apply(event: dict[str, Any]) -> str:
     commands = event["ResourceProperties"].get("Commands") or {}
     if commands:
         done += "; " + set_commands(token, commands)
-    return done
+    warning = provider_warning(values)
+    if warning:
+        logger.warning(warning.lstrip("; "))
+    return done + warning
 
 
 def respond(event: dict[str, Any], status: str, reason: str) -> None:

@@ -9,6 +9,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from genbot.resources import FUNCTIONS, QUEUES
+from infra.monitoring import JOB_ALARMS
 from infra.stack import GenbotStack
 
 ALARM = "AWS::CloudWatch::Alarm"
@@ -76,7 +77,7 @@ def test_api_alarms_on_5xx(template: Template, app_stack: GenbotStack, logical_i
 def test_every_alarm_notifies_the_topic(
     template: Template, app_stack: GenbotStack, logical_id: LogicalId
 ) -> None:
-    expected = len(QUEUES) + len(FUNCTIONS) + 1
+    expected = len(QUEUES) + len(FUNCTIONS) + 1 + len(JOB_ALARMS)
     template.resource_count_is(ALARM, expected)
     topic = Match.exact([{"Ref": logical_id(app_stack.monitoring.topic)}])
     template.resource_properties_count_is(ALARM, {"AlarmActions": topic, "OKActions": topic}, expected)
@@ -99,5 +100,23 @@ def test_alarm_email_is_subscribed_only_when_given(
             "Protocol": "email",
             "Endpoint": variant_context["alarmEmail"],
             "TopicArn": {"Ref": logical_id(variant_stack.monitoring.topic)},
+        },
+    )
+
+
+@pytest.mark.parametrize(("metric", "threshold"), [(m, t) for m, t, _ in JOB_ALARMS])
+def test_the_generate_functions_money_signals_are_alarmed(
+    template: Template, metric: str, threshold: int
+) -> None:
+    # the worker counts these (Powertools EMF, dimension service=generate): each has an alarm
+    template.has_resource_properties(
+        ALARM,
+        {
+            "Namespace": "genbot",
+            "MetricName": metric,
+            "Dimensions": [{"Name": "service", "Value": "generate"}],
+            "Statistic": "Sum",
+            "Threshold": threshold,
+            "ComparisonOperator": "GreaterThanThreshold",
         },
     )

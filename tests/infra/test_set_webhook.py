@@ -275,3 +275,17 @@ def test_the_stack_passes_the_command_lists_to_the_registration(template: Any) -
     template.has_resource_properties(
         "Custom::TelegramWebhook", {"Commands": command_lists(), "Url": Match.any_value()}
     )
+
+
+def test_a_deploy_without_any_provider_key_says_generation_is_off(
+    handler: ModuleType, standin: StandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GEMINI_API_KEYS", raising=False)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    handler.handler(_event(standin, "Update", PhysicalResourceId="telegram-webhook"), None)
+    (without,) = standin.responses
+    assert without["Status"] == "SUCCESS" and "no GEMINI_API_KEYS or OPENAI_API_KEY" in without["Reason"]
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-1")
+    handler.handler(_event(standin, "Update", PhysicalResourceId="telegram-webhook"), None)
+    assert "WARNING" not in standin.responses[1]["Reason"]

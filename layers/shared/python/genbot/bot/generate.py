@@ -563,5 +563,7 @@ async def original(query: CallbackQuery, callback_data: ResultCb, db_user: User 
     job = _own_job(query, callback_data, db_user)
     if job is None or db_user is None:
         return _stale(query)
+    if not service.claim_original(job):  # one request per job in flight, however many presses
+        return query.answer(_("The original file is on its way."))
     queue.send(JobMessage(job_id=job.job_id, action=JobStep.ORIGINAL, user_id=int(db_user.user_id)))
     return query.answer(_("Sending the original file…"))

@@ -69,6 +69,20 @@ def price(settings: Settings, mode: str, tier: str) -> int:
     return table[key]
 
 
+_warned = False
+
+
+def _warn_nothing_offered() -> None:
+    """Once per process: generation is off because no provider can serve (no usable key)."""
+    global _warned
+    if not _warned:
+        _warned = True
+        logger.error(
+            "no provider can serve any priced mode: generation is not offered "
+            "(set GEMINI_API_KEYS and/or OPENAI_API_KEY in the secret)"
+        )
+
+
 class Offer:
     """What the menu may offer now: (mode, tier) -> price, priced and servable."""
 
@@ -81,6 +95,9 @@ class Offer:
                 key = f"{mode}/{tier}"
                 if key in table:
                     self.prices.setdefault(mode, {})[tier] = table[key]
+
+        if not self.prices:
+            _warn_nothing_offered()
 
     def modes(self) -> list[Mode]:
         return list(self.prices)
