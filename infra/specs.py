@@ -97,8 +97,8 @@ class AppSpecs:
             ) + sum(1 for s in self.schedules.values() if s.function == fn.name)
             if needed > fn.reserved_concurrency:
                 problems.append(
-                    f"function {fn.name}: its event sources and schedules may run {needed} at once, "
-                    f"more than its reserved concurrency {fn.reserved_concurrency} (throttled polls count receives)"
+                    f"function {fn.name}: its event sources and schedules may run {needed} at once, more "
+                    f"than its reserved concurrency {fn.reserved_concurrency} (throttled polls count receives)"
                 )
         for t in self.tables:
             for i in t.indexes:
