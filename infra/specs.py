@@ -98,7 +98,7 @@ class AppSpecs:
             if needed > fn.reserved_concurrency:
                 problems.append(
                     f"function {fn.name}: its event sources and schedules may run {needed} at once, more "
-                    f"than its reserved concurrency {fn.reserved_concurrency} (throttled polls count receives)"
+                    f"than its reserved concurrency {fn.reserved_concurrency} (throttled polls count)"
                 )
         for t in self.tables:
             for i in t.indexes:
