@@ -11,7 +11,6 @@ import contextlib
 import functools
 import json
 import logging
-import os
 import socket
 import threading
 from collections.abc import Callable
@@ -93,14 +92,21 @@ class MotoServer:
             self._server = None
 
 
-def bootstrap(prefix: str = "genbot-local", endpoint: str | None = None) -> dict[str, str]:
+def bootstrap(
+    prefix: str = "genbot-local", endpoint: str | None = None, *, region: str | None = None
+) -> dict[str, str]:
     """Create (or reuse) every table, queue and bucket; return ``NAME=value`` environment.
 
-    Idempotent: existing resources are left as they are, so ``genbot dev`` can be restarted
-    against a running moto server.
+    ``region`` defaults to the functions' own (``genbot.config.get_settings().aws_region``:
+    AWS_REGION, then AWS_DEFAULT_REGION, then us-east-1), so the resources are where the
+    functions look for them. Idempotent: existing resources are left as they are, so
+    ``genbot dev`` can be restarted against a running moto server.
     """
     kwargs: dict[str, Any] = {"endpoint_url": endpoint} if endpoint else {}
-    region = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+    if region is None:
+        from genbot.config import get_settings
+
+        region = get_settings().aws_region
     session = boto3.session.Session(region_name=region)
     env: dict[str, str] = {}
 
@@ -140,6 +146,12 @@ def bootstrap(prefix: str = "genbot-local", endpoint: str | None = None) -> dict
     for bucket in BUCKETS.values():
         name = f"{prefix}-{bucket.name}"
         with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
-            s3.create_bucket(Bucket=name)
+            if region == "us-east-1":
+                s3.create_bucket(Bucket=name)
+            else:  # S3 wants the region spelled out anywhere but us-east-1 (and refuses it there)
+                s3.create_bucket(
+                    Bucket=name,
+                    CreateBucketConfiguration={"LocationConstraint": region},  # type: ignore[typeddict-item]
+                )
         env[bucket.env_var] = name
     return env

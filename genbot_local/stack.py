@@ -13,9 +13,15 @@ What runs (all in this process, in threads):
   plus ``/local/...`` controls (``POST /local/schedules/<name>`` fires a schedule now).
 
 Each function is one warm instance (``genbot_local.invoke``): its module is imported once and
-its invocations run one at a time, like a single Lambda execution environment. Every
-invocation prints one line; the functions' own JSON logs are at ``LOG_LEVEL=WARNING``
-unless ``--verbose``.
+its invocations run one at a time on the function's own thread, like a single Lambda execution
+environment; what that thread keeps (aiogram's Bot and its aiohttp session, the event loop)
+is closed there on stop. Every invocation prints one line; the functions' own JSON logs are at
+``LOG_LEVEL=WARNING`` and their metrics off unless ``--verbose``.
+
+One AWS region for everything: the functions' (``genbot.config.Settings.aws_region``: AWS_REGION,
+then AWS_DEFAULT_REGION, default us-east-1) is where bootstrap creates the resources, what the
+stack's own clients use and what both variables are set to; a start-up check reads the users
+table the way the functions will before the banner says the stack is up.
 """
 
 from __future__ import annotations
@@ -24,17 +30,20 @@ import argparse
 import contextlib
 import logging
 import os
+import queue
 import secrets
+import shutil
 import signal
 import socket
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 LOCAL_BOT_TOKEN = "7000000001:LOCAL-genbot-stand-in-token"  # noqa: S105 (the stand-in's, public)
 LOCAL_BOT_USERNAME = "genbot_local_bot"
@@ -127,13 +136,43 @@ def port_free(host: str, port: int) -> bool:
     return True
 
 
-def require_port(host: str, port: int, what: str, flag: str, extra: str = "") -> None:
-    if port and not port_free(host, port):
+@dataclass(frozen=True)
+class PortNeed:
+    """A port the stack will listen on, and how the user picks another."""
+
+    port: int
+    what: str
+    flag: str
+    extra: str = ""
+
+
+def require_ports(host: str, needs: list[PortNeed]) -> None:
+    """Check every port before anything starts; one error names all the busy ones."""
+    busy = [need for need in needs if need.port and not port_free(host, need.port)]
+    if not busy:
+        return
+    if len(busy) == 1:
+        (need,) = busy
         raise PortInUseError(
-            f"port {port} on {host} ({what}) is already in use.\n"
-            f"  Stop whatever holds it (`lsof -i :{port}` or `ss -ltnp | grep {port}` shows it), "
-            f"or choose another port: genbot dev {flag} <port>{extra}"
+            f"port {need.port} on {host} ({need.what}) is already in use.\n"
+            f"  Stop whatever holds it (`lsof -i :{need.port}` or `ss -ltnp | grep {need.port}` shows it), "
+            f"or choose another port: genbot dev {need.flag} <port>{need.extra}"
         )
+    numbers = [str(need.port) for need in busy]
+    lines = [
+        f"ports {', '.join(numbers[:-1])} and {numbers[-1]} on {host} are already in use"
+        + (" (another `genbot dev` running?)." if len(busy) == len(needs) else "."),
+        f"  Stop whatever holds them (`ss -ltnp | grep -E ':({'|'.join(numbers)}) '` shows it), "
+        "or choose other ports:",
+    ]
+    lines += [
+        f"    port {need.port} ({need.what}): genbot dev {need.flag} <port>{need.extra}" for need in busy
+    ]
+    raise PortInUseError("\n".join(lines))
+
+
+def require_port(host: str, port: int, what: str, flag: str, extra: str = "") -> None:
+    require_ports(host, [PortNeed(port, what, flag, extra)])
 
 
 def require_module(module: str, what: str) -> None:
@@ -166,6 +205,12 @@ class _Captured(logging.Handler):
         if records is not None and len(records) < 20:
             records.append(record)
 
+    def extend(self, records: list[logging.LogRecord]) -> None:
+        """Records captured on a function's thread, for the invocation begun on this one."""
+        mine = getattr(self.local, "records", None)
+        if mine is not None:
+            mine.extend(records[: max(0, 20 - len(mine))])
+
 
 def _summary(records: list[logging.LogRecord]) -> str:
     """The most telling warning of an invocation, for its log line."""
@@ -183,6 +228,120 @@ def _summary(records: list[logging.LogRecord]) -> str:
         text += f" [{type(exc).__name__}: {str(exc)[:120]}]"
     more = len(records) - 1
     return text + (f" (+{more} more)" if more > 0 else "")
+
+
+class StackStoppingError(RuntimeError):
+    """An invocation asked for after the function's instance was shut down."""
+
+
+@dataclass
+class _Outcome:
+    result: Any = None
+    error: BaseException | None = None
+    records: list[logging.LogRecord] = field(default_factory=list)
+
+
+class FunctionInstance:
+    """One function's execution environment: a thread that runs its invocations one at a time.
+
+    Whatever the function keeps per thread between invocations (``genbot.runtime``'s event
+    loop and aiogram Bot with its aiohttp session, the worker's provider router) lives on
+    this one thread, as in a warm Lambda instance, instead of on every thread that happens
+    to call it (the poller, each SQS driver, the scheduler, every front door request). On
+    ``close()`` the thread closes them itself: sessions and loops end where they were made.
+    """
+
+    _CLOSE = object()
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._guard = threading.Lock()
+        self._closed = False
+        self._thread = threading.Thread(target=self._serve, name=f"function-{name}", daemon=True)
+        self._thread.start()
+
+    def call(self, fn: Callable[[], Any]) -> Any:
+        """Run ``fn()`` on this instance's thread; its result, or its exception raised here."""
+        done = threading.Event()
+        box: dict[str, Any] = {}
+        with self._guard:
+            if self._closed:
+                raise StackStoppingError(f"{self.name}: the local stack is stopping")
+            self._queue.put((fn, done, box))
+        done.wait()
+        if "error" in box:
+            raise box["error"]
+        return box.get("result")
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Close what the thread holds (on that thread), then end it; safe to call twice."""
+        with self._guard:
+            if self._closed:
+                return
+            self._closed = True
+            self._queue.put(self._CLOSE)
+        self._thread.join(timeout)
+
+    def _serve(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is self._CLOSE:
+                with contextlib.suppress(Exception):
+                    close_thread_state()
+                return
+            fn, done, box = item
+            try:
+                box["result"] = fn()
+            except BaseException as exc:
+                box["error"] = exc
+            finally:
+                done.set()
+
+
+def close_thread_state() -> None:
+    """Close what genbot keeps on the calling thread: provider sessions, the Bot's, the loop.
+
+    ``genbot.runtime`` holds one event loop and one aiogram Bot per thread; the jobs worker a
+    provider router per thread (Gemini keeps an aiohttp session). Left open they are only
+    garbage-collected, and aiohttp then prints "Unclosed client session".
+    """
+    runtime = sys.modules.get("genbot.runtime")
+    state = getattr(runtime, "_local", None)
+    loop = getattr(state, "loop", None)
+    if state is None or loop is None or loop.is_closed():
+        return
+    worker = sys.modules.get("genbot.jobs.worker")
+    router = getattr(getattr(worker, "_local", None), "router", None)
+    bot = getattr(state, "bot", None)
+    try:
+        if router is not None:
+            with contextlib.suppress(Exception):
+                loop.run_until_complete(router.aclose())
+            del worker._local.router  # type: ignore[union-attr]
+        if bot is not None:
+            loop.run_until_complete(bot.session.close())
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.run_until_complete(loop.shutdown_default_executor())
+    finally:
+        loop.close()
+        state.__dict__.clear()
+
+
+def _forget_unflushed_metrics() -> None:
+    """With metrics off, Powertools' flush neither prints nor clears them (see ``_quiet_metrics``)."""
+    observability = sys.modules.get("genbot.observability")
+    metrics = getattr(observability, "metrics", None)
+    if metrics is None:
+        return
+    try:
+        from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+    except ImportError:  # pragma: no cover (older Powertools)
+        disabled = os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() in ("1", "true", "yes", "on")
+    else:
+        disabled = is_metrics_disabled()
+    if disabled:
+        metrics.clear_metrics()
 
 
 class InvocationLog:
@@ -243,8 +402,11 @@ class LocalStack:
         self.telegram_api_url = ""
         self.bot_token = ""
         self.webhook_secret = ""
+        self.region = ""
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
+        self._instances: dict[str, FunctionInstance] = {}
+        self._metrics_filter: tuple[Any, ...] | None = None
         self._captured = _Captured()
         self._saved_env: dict[str, str | None] = {}
         self._capture_from: set[str] = set()
@@ -276,6 +438,10 @@ class LocalStack:
 
         get_settings.cache_clear()
         settings.clear_cache()  # cached settings items (prices, catalog) read before the tables existed
+        transaction = sys.modules.get("genbot.store.transaction")
+        connection = getattr(transaction, "connection", None)
+        if connection is not None and hasattr(connection, "cache_clear"):
+            connection.cache_clear()  # a process-wide Connection made with the region of its time
 
     # -- invocations ------------------------------------------------------------------------
 
@@ -283,15 +449,44 @@ class LocalStack:
         with self._locks_guard:
             return self._locks.setdefault(function, threading.Lock())
 
+    def _instance_for(self, function: str) -> FunctionInstance:
+        with self._locks_guard:
+            instance = self._instances.get(function)
+            if instance is None:
+                if self._stopped.is_set():
+                    raise StackStoppingError(f"{function}: the local stack is stopping")
+                instance = self._instances[function] = FunctionInstance(function)
+            return instance
+
     def invoke(self, function: str, event: dict[str, Any]) -> Any:
-        """One invocation of a function's warm instance (serialised per function)."""
+        """One invocation of a function's warm instance (serialised per function, on its thread).
+
+        The warnings and errors it logs are handed to the calling thread's invocation log line.
+        """
+        with self._lock_for(function):
+            outcome: _Outcome = self._instance_for(function).call(lambda: self._invoke_here(function, event))
+        self._captured.extend(outcome.records)
+        if outcome.error is not None:
+            raise outcome.error
+        return outcome.result
+
+    def _invoke_here(self, function: str, event: dict[str, Any]) -> _Outcome:
         from genbot_local.invoke import LocalContext, invoke
 
-        with self._lock_for(function):
+        outcome = _Outcome()
+        self._captured.begin()
+        try:
             handler = self.config.handlers.get(function)
             if handler is not None:
-                return handler(event, LocalContext(function_name=function))
-            return invoke(function, event)
+                outcome.result = handler(event, LocalContext(function_name=function))
+            else:
+                outcome.result = invoke(function, event)
+        except Exception as exc:
+            outcome.error = exc
+        finally:
+            outcome.records = self._captured.end()
+            _forget_unflushed_metrics()
+        return outcome
 
     def _run(
         self,
@@ -404,20 +599,26 @@ class LocalStack:
         for name, value in {
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_REGION": "us-east-1",
             "POWERTOOLS_TRACE_DISABLED": "true",
         }.items():
             self._setenv(name, value, default=True)
         if not cfg.verbose:
             self._setenv("LOG_LEVEL", "WARNING", default=True)
             self._setenv("POWERTOOLS_METRICS_DISABLED", "true", default=True)
+            self._quiet_metrics()
         for name, value in cfg.extra_env.items():
             self._setenv(name, value)
+        # One region for everything: the one the functions' settings resolve (AWS_REGION, then
+        # AWS_DEFAULT_REGION, then us-east-1), set as both so no client can pick another.
+        self._refresh_settings()
+        self.region = self._settings().aws_region
+        self._setenv("AWS_REGION", self.region)
+        self._setenv("AWS_DEFAULT_REGION", self.region)
+        self._refresh_settings()
 
         from genbot.observability import logger as function_logger
+        from genbot_local import aws as local_aws
         from genbot_local import fake_provider
-        from genbot_local.aws import MotoServer, bootstrap
 
         fake_provider.register(when=cfg.fake_providers)
 
@@ -432,30 +633,39 @@ class LocalStack:
             local_logger.setLevel(logging.INFO)
             local_logger.propagate = False
 
-        # Ports first, so nothing half-starts.
+        # Every port first, so nothing half-starts and one error names all the busy ones.
+        needs = []
         if self.config.bot_token is None:
-            require_port(cfg.host, cfg.port, "web chat / Bot API stand-in", "--port")
+            needs.append(PortNeed(cfg.port, "web chat / Bot API stand-in", "--port"))
         if cfg.api_port:
-            require_port(cfg.host, cfg.api_port, "HTTP API front door", "--api-port")
+            needs.append(PortNeed(cfg.api_port, "HTTP API front door", "--api-port"))
+        if not cfg.aws_endpoint:
+            needs.append(
+                PortNeed(
+                    cfg.moto_port,
+                    "moto, the local AWS",
+                    "--moto-port",
+                    f"\n      (a moto server you already run there? reuse it: "
+                    f"--aws-endpoint http://{cfg.host}:{cfg.moto_port})",
+                )
+            )
+        require_ports(cfg.host, needs)
         endpoint = cfg.aws_endpoint
         if not endpoint:
-            require_port(
-                cfg.host,
-                cfg.moto_port,
-                "moto, the local AWS",
-                "--moto-port",
-                f"\n  (a moto server you already run there? reuse it: --aws-endpoint http://{cfg.host}:{cfg.moto_port})",
-            )
-            self.moto = MotoServer(cfg.host, cfg.moto_port).start()
+            self.moto = local_aws.MotoServer(cfg.host, cfg.moto_port).start()
             endpoint = self.moto.endpoint
         self._setenv("AWS_ENDPOINT_URL", endpoint)
         try:
-            self.env = bootstrap(prefix=cfg.prefix, endpoint=endpoint)
+            self.env = local_aws.bootstrap(prefix=cfg.prefix, endpoint=endpoint)
         except Exception as exc:
-            raise StackError(f"could not create the tables/queues/bucket on {endpoint}: {exc}") from exc
+            raise StackError(
+                f"could not create the tables/queues/bucket on {endpoint} ({self.region}): {exc}"
+            ) from exc
         for name, value in self.env.items():
             self._setenv(name, value)
         self.env["AWS_ENDPOINT_URL"] = endpoint
+        self._refresh_settings()
+        self._check_tables(endpoint)
 
         self._start_telegram()
         self._refresh_settings()
@@ -481,6 +691,38 @@ class LocalStack:
         self._write_env_file()
         self._started = True
 
+    def _settings(self) -> Any:
+        from genbot.config import ConfigError, get_settings
+
+        try:
+            return get_settings()
+        except ConfigError as exc:
+            raise StackError(f"{exc}\n  Fix the variable in your environment and start again.") from exc
+
+    def _check_tables(self, endpoint: str) -> None:
+        """Read the users table exactly as the functions will (their settings, their client).
+
+        A table the functions can't reach (another region, another name) would fail every
+        update while the banner said the stack is up; better to say so now.
+        """
+        from genbot.store.models import User
+
+        settings = self._settings()
+        try:
+            User.describe_table()
+        except Exception as exc:
+            raise StackError(
+                f"the functions can't reach their tables: DescribeTable {settings.users_table} "
+                f"in {settings.aws_region} at {endpoint} failed ({type(exc).__name__}: {str(exc)[:200]}).\n"
+                f"  The stack created its resources in {self.region} with prefix {self.config.prefix}; "
+                "check AWS_REGION / AWS_DEFAULT_REGION and the *_TABLE variables in your environment."
+            ) from exc
+
+    def _quiet_metrics(self) -> None:
+        """Metrics are off; Powertools would still warn on every flush that has none to publish."""
+        warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
+        self._metrics_filter = warnings.filters[0]
+
     def _start_telegram(self) -> None:
         cfg = self.config
         self.webhook_secret = (
@@ -491,7 +733,11 @@ class LocalStack:
 
             self.bot_token = LOCAL_BOT_TOKEN
             self.standin = BotApiStandIn(
-                token=LOCAL_BOT_TOKEN, bot_username=LOCAL_BOT_USERNAME, host=cfg.host, port=cfg.port
+                token=LOCAL_BOT_TOKEN,
+                bot_username=LOCAL_BOT_USERNAME,
+                host=cfg.host,
+                port=cfg.port,
+                timezone=self._settings().timezone,  # the web chat's clock: the bot's
             )
             self.standin.start()
             self.telegram_api_url = str(self.standin.base_url).rstrip("/")
@@ -535,7 +781,7 @@ class LocalStack:
         from genbot.resources import QUEUES
         from genbot_local.sqs_driver import SqsDriver
 
-        client = boto3.client("sqs", endpoint_url=self.env["AWS_ENDPOINT_URL"])
+        client = boto3.client("sqs", endpoint_url=self.env["AWS_ENDPOINT_URL"], region_name=self.region)
         for spec in QUEUES.values():
             url = self.env[spec.env_var]
             self.drivers.append(
@@ -590,8 +836,18 @@ class LocalStack:
             if component is not None:
                 with contextlib.suppress(Exception):
                     component.stop(timeout=grace)
+        # 5. Each function's thread closes what it kept warm: the Bot's aiohttp session, the
+        #    provider sessions, its event loop (else "Unclosed client session" at exit).
+        with self._locks_guard:
+            instances = list(self._instances.values())
+        for instance in instances:
+            instance.close(timeout=10)
         for name in self._capture_from:
             logging.getLogger(name).removeHandler(self._captured)
+        if self._metrics_filter is not None:
+            with contextlib.suppress(ValueError):
+                cast(list[Any], warnings.filters).remove(self._metrics_filter)
+            self._metrics_filter = None
         self._restore_env()
 
     # -- telling the user ---------------------------------------------------------------------
@@ -653,11 +909,11 @@ class LocalStack:
         lines.append(f"  Providers         {'; '.join(self.providers())}")
         lines.append("")
         if env_file is not None:
-            lines.append(
-                f"  genbot audit / genbot state:  set -a; . {_display(env_file)}; set +a; genbot audit"
-            )
+            lines.append(f"  genbot audit / genbot state:  {self.audit_command()}")
         exports = " ".join(
-            f"{k}={v}" for k, v in sorted(self._exported().items()) if not k.startswith("AWS_")
+            f"{k}={v}"
+            for k, v in sorted(self._exported().items())
+            if not k.startswith("AWS_") or k in ("AWS_REGION", "AWS_DEFAULT_REGION")
         )
         lines.append(f"  (or export AWS_ENDPOINT_URL={self.env.get('AWS_ENDPOINT_URL')} {exports})")
         if self.front_door is not None and self.scheduler and self.scheduler.entries:
@@ -668,12 +924,22 @@ class LocalStack:
         lines += ["  Ctrl-C stops everything.", ""]
         return "\n".join(lines)
 
+    def audit_command(self) -> str:
+        """``genbot audit`` against this stack, as typed in a new terminal where genbot dev ran.
+
+        No venv needs to be activated: the env file is loaded and the venv's own ``genbot``
+        is named by its path (``.venv/bin/genbot`` from the repo root).
+        """
+        env_file = self.config.env_file or Path(".local/env")
+        return f"set -a; . {_display(env_file)}; set +a; {_genbot_command()} audit"
+
     def _exported(self) -> dict[str, str]:
+        region = self.region or os.environ.get("AWS_REGION") or "us-east-1"
         values = {
             "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
             "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"),
-            "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
-            "AWS_REGION": os.environ.get("AWS_REGION", "us-east-1"),
+            "AWS_DEFAULT_REGION": region,
+            "AWS_REGION": region,
         }
         values.update(self.env)
         return values
@@ -697,6 +963,15 @@ def _display(path: Path) -> str:
     with contextlib.suppress(ValueError):
         return str(path.relative_to(Path.cwd()))
     return str(path)
+
+
+def _genbot_command() -> str:
+    """The ``genbot`` next to this Python (the venv's), runnable without activating the venv."""
+    beside = Path(sys.executable).parent / "genbot"
+    if beside.is_file():
+        shown = _display(beside)
+        return shown if "/" in shown else f"./{shown}"
+    return shutil.which("genbot") or "genbot"
 
 
 def _jsonable(value: Any) -> Any:
@@ -723,14 +998,16 @@ def main(args: argparse.Namespace) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
-    out.write(stack.banner() + "\n")
-    out.flush()
 
     def on_term(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, on_term)
     try:
+        # Inside the try: a Ctrl-C the moment the banner appears (while it is still being
+        # written) stops the stack like any other.
+        out.write(stack.banner() + "\n")
+        out.flush()
         stack.wait()
     except KeyboardInterrupt:
         out.write("\ngenbot dev: stopping...\n")

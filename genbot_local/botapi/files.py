@@ -3,12 +3,14 @@
 Telegram keeps every uploaded file under a ``file_id`` that can be sent again, resolved with
 getFile and downloaded from ``/file/bot<token>/<file_path>``. The stand-in does the same in
 memory, so a bot that re-sends a file_id, or downloads a user's photo, runs as in production.
-Image dimensions are read from the file header (PNG, JPEG, GIF, WebP) without Pillow, which
-is not a runtime dependency.
+Image dimensions are read from the file header (PNG, JPEG, GIF, WebP) without Pillow; a photo
+a *user* sends is scaled down with Pillow (a dev dependency) as Telegram does, and kept as sent
+where Pillow is missing.
 """
 
 from __future__ import annotations
 
+import io
 import itertools
 import mimetypes
 import secrets
@@ -18,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 PHOTO_SIZES = (90, 320, 800, 1280)
+USER_PHOTO_SIDE = 1280  # a photo sent *as a photo*: Telegram keeps at most this, as JPEG
+JPEG_QUALITY = 87
 PHOTO_UPLOAD_LIMIT = 10 * 1024 * 1024
 FILE_UPLOAD_LIMIT = 50 * 1024 * 1024
 DOWNLOAD_LIMIT = 20 * 1024 * 1024
@@ -167,6 +171,56 @@ class FileStore:
             stored = self.add("photo", data, mime_type="image/jpeg", width=w, height=h, url=url)
             sizes.append(photo_size(stored))
         return sizes
+
+    def add_user_photo(self, data: bytes) -> list[dict[str, Any]]:
+        """A photo a user sends as a photo: what Telegram makes of it, smallest first.
+
+        Telegram recompresses it: JPEG thumbnails of 90/320/800 px and the photo itself with
+        its longest side at most 1280 px, each with its own bytes and ``file_size``; so a
+        20 MB camera picture arrives as a photo of a few hundred KB. A photo that already fits
+        (at most 1280 px and 10 MB) keeps its bytes as its largest size. Without Pillow, or
+        for bytes it can't decode, every size serves the bytes as sent (``add_photo``).
+        """
+        rendered = _telegram_photo_sizes(data)
+        if rendered is None:
+            return self.add_photo(data)
+        sizes = []
+        for content, (w, h) in rendered:
+            stored = self.add("photo", content, mime_type="image/jpeg", width=w, height=h)
+            sizes.append(photo_size(stored))
+        return sizes
+
+
+def _telegram_photo_sizes(data: bytes) -> list[tuple[bytes, tuple[int, int]]] | None:
+    """(JPEG bytes, (width, height)) per photo size, smallest first; None if Pillow can't."""
+    try:
+        from PIL import Image, ImageOps
+    except ImportError:
+        return None
+    try:
+        with Image.open(io.BytesIO(data)) as opened:
+            image = ImageOps.exif_transpose(opened)
+            image.load()
+    except Exception:  # not an image Pillow reads (or a decompression bomb): keep the bytes
+        return None
+    width, height = image.size
+    longest = max(width, height)
+    top = min(longest, USER_PHOTO_SIDE)
+    if image.mode != "RGB":  # JPEG has no alpha: transparent parts become white, as in Telegram
+        rgba = image.convert("RGBA")
+        image = Image.new("RGB", rgba.size, "white")
+        image.paste(rgba, mask=rgba.getchannel("A"))
+    out = []
+    for side in [s for s in PHOTO_SIZES if s < top] + [top]:
+        if side == longest and len(data) <= PHOTO_UPLOAD_LIMIT and image_size(data) is not None:
+            out.append((data, (width, height)))  # already fits: kept as sent
+            continue
+        scale = side / longest
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        buffer = io.BytesIO()
+        image.resize(size, Image.Resampling.LANCZOS).save(buffer, "JPEG", quality=JPEG_QUALITY)
+        out.append((buffer.getvalue(), size))
+    return out
 
 
 def photo_size(stored: StoredFile) -> dict[str, Any]:

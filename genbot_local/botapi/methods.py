@@ -18,6 +18,7 @@ import aiohttp
 
 from genbot_local.botapi import text as fmt
 from genbot_local.botapi.files import (
+    DOWNLOAD_LIMIT,
     FILE_UPLOAD_LIMIT,
     PHOTO_UPLOAD_LIMIT,
     StoredFile,
@@ -408,7 +409,7 @@ class BotApiMethods(StandInState):
         stored = self.files.get(str(params.get("file_id") or ""))
         if stored is None:
             raise BadRequest("invalid file_id")
-        if stored.size > 20 * 1024 * 1024:
+        if stored.size > DOWNLOAD_LIMIT:
             raise BadRequest("file is too big")
         return stored.as_file()
 

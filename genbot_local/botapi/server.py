@@ -21,10 +21,12 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
 
@@ -34,6 +36,7 @@ from genbot_local.botapi.model import ApiError, FloodLimits, RecordedCall, SimUs
 from genbot_local.botapi.text import BadRequest
 
 log = logging.getLogger("genbot-local.botapi")
+DEFAULT_TIMEZONE = "Europe/Moscow"  # the bot's own default (genbot.config.Settings.timezone)
 Handler = Callable[[dict[str, Any], dict[str, bytes]], Awaitable[Any]]
 
 
@@ -50,10 +53,16 @@ class BotApiStandIn(BotApiMethods):
         port: int = 0,
         flood: FloodLimits | None = FloodLimits(),  # noqa: B008 (frozen)
         users: list[SimUser] | None = None,
+        timezone: str | None = None,
     ) -> None:
-        """``port=0`` picks a free port; ``flood=None`` turns flood control off."""
+        """``port=0`` picks a free port; ``flood=None`` turns flood control off.
+
+        ``timezone`` is the clock the web chat shows message times in: the bot's (its
+        ``TIMEZONE``, default Europe/Moscow), so they read like the times the bot writes.
+        """
         super().__init__(token, bot_username, bot_first_name=bot_first_name, flood=flood, users=users)
         self.host, self.port = host, port
+        self.timezone = _zone(timezone or os.environ.get("TIMEZONE") or DEFAULT_TIMEZONE)
         self._calls_changed = threading.Condition(self._lock)
         self._calls: list[RecordedCall] = []
         self._thread: threading.Thread | None = None
@@ -274,3 +283,12 @@ class BotApiStandIn(BotApiMethods):
         if request.match_info["token"] != self.token or stored is None or stored.data is None:
             return self._answer(self._error(404, "Not Found"), 404)
         return web.Response(body=stored.data, content_type=stored.mime_type)
+
+
+def _zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        log.warning("TIMEZONE %r is not a time zone; the web chat shows %s", name, DEFAULT_TIMEZONE)
+        return DEFAULT_TIMEZONE
+    return name

@@ -323,7 +323,10 @@ class StandInState:
     ) -> dict[str, Any]:
         """A photo from a user (several PhotoSize, or a Document when sent "as file"), injected.
 
-        The bytes are stored, so getFile and the download URL return them.
+        As a photo it is scaled down as Telegram does (longest side at most 1280 px, JPEG
+        thumbnails, each size's own file_size); as a file the bytes are kept as sent (getFile
+        refuses files over 20 MB, as for any download). Either way getFile and the download
+        URL return the stored bytes.
         """
         user = self._user(user_id, first_name=first_name, language_code=language_code)
         content: dict[str, Any] = {}
@@ -339,7 +342,7 @@ class StandInState:
             )
             content["document"] = media_object(stored, "document", {})
         else:
-            content["photo"] = self.files.add_photo(image_bytes)
+            content["photo"] = self.files.add_user_photo(image_bytes)
         if caption:
             content["caption"] = caption
         return self._user_message_update(user, **content)

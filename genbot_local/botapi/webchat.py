@@ -7,7 +7,7 @@ successful_payment) and what the bot sends is read back from the stand-in's chat
 
 JSON endpoints (all under ``/webchat/api/``):
 
-- ``GET  session``                      bot, simulated users
+- ``GET  session``                      bot, simulated users, the bot's time zone
 - ``POST users``     {first_name, language_code}            -> a new user
 - ``GET  chat?user_id=&since=&wait=``   long poll: returns when the chat's version > since
 - ``POST send``      {user_id, text}
@@ -19,6 +19,8 @@ JSON endpoints (all under ``/webchat/api/``):
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -125,6 +127,7 @@ def add_routes(app: web.Application, standin: BotApiStandIn) -> None:
         return _json(
             {
                 "bot": standin.bot_user,
+                "timezone": standin.timezone,
                 "users": [
                     {"id": u.id, "first_name": u.first_name, "language_code": u.language_code}
                     for u in standin.users()
@@ -174,7 +177,9 @@ def add_routes(app: web.Application, standin: BotApiStandIn) -> None:
         caption = str(form.get("caption") or "").strip() or None
         as_document = str(form.get("as_document") or "") in ("1", "true", "on")
         mime_type = upload.content_type or "application/octet-stream"
-        update = standin.user_photo(
+        # Scaling a big photo takes a moment: off the loop, so other chats and polls go on.
+        send = functools.partial(
+            standin.user_photo,
             user_id,
             data,
             caption=caption,
@@ -182,6 +187,7 @@ def add_routes(app: web.Application, standin: BotApiStandIn) -> None:
             mime_type=mime_type,
             file_name=upload.filename or "file",
         )
+        update = await asyncio.get_running_loop().run_in_executor(None, send)
         return _json({"update_id": update["update_id"]})
 
     async def callback(request: web.Request) -> web.Response:

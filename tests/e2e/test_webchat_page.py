@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import html
 import io
+import json
 import os
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,7 @@ from aiogram.types import (
 )
 from PIL import Image
 
-from genbot_local.botapi import BotApiStandIn
+from genbot_local.botapi import BotApiStandIn, FloodLimits
 from tests.e2e.browser import ARTIFACTS, CHROMIUM, launch
 
 pytestmark = pytest.mark.e2e
@@ -247,3 +249,129 @@ def test_an_invoice_is_paid_from_the_page(server: BotApiStandIn, page: Page) -> 
     assert not tiny_bot.errors
     (pre_checkout,) = server.calls_for("answerPreCheckoutQuery")
     assert pre_checkout.params["ok"] is True
+
+
+def bot_says(server: BotApiStandIn, chat_id: int, text: str, **params: Any) -> dict[str, Any]:
+    """One Bot API call as the bot would make it (JSON over HTTP)."""
+    request = urllib.request.Request(
+        f"{server.base_url}/bot{TOKEN}/sendMessage",
+        data=json.dumps({"chat_id": chat_id, "text": text, **params}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        result: dict[str, Any] = json.loads(answer.read())["result"]
+    return result
+
+
+def test_after_a_reload_the_newest_reply_is_above_the_reply_keyboard(
+    server: BotApiStandIn, page: Page
+) -> None:
+    server.flood = FloodLimits.disabled()
+    keyboard = {"keyboard": [[{"text": "🎨 Создать"}, {"text": "💰 Баланс"}], [{"text": "❓ Помощь"}]]}
+    bot_says(server, 100001, "Добро пожаловать!", reply_markup=keyboard)
+    for n in range(12):
+        bot_says(server, 100001, f"сообщение {n}\nвторая строка\nтретья строка")
+    page.goto(f"{server.base_url}/")
+    expect(page.locator(".row.in")).to_have_count(13)
+    page.reload()
+    expect(page.locator(".row.in")).to_have_count(13)
+    expect(page.locator("#reply-keyboard button", has_text="Помощь")).to_be_visible()
+
+    viewport = page.viewport_size
+    assert viewport is not None
+    for n in range(4):
+        bot_says(server, 100001, f"ответ {n}\nещё строка\nи ещё одна")
+        last = page.locator(".row.in").last
+        expect(last).to_contain_text(f"ответ {n}")
+        page.wait_for_timeout(300)  # any scrolling the page does after drawing
+        bubble = last.locator(".bubble").bounding_box()
+        keyboard_box = page.locator("#reply-keyboard").bounding_box()
+        assert bubble is not None and keyboard_box is not None
+        assert bubble["y"] >= 0 and bubble["y"] + bubble["height"] <= keyboard_box["y"] + 0.5, (
+            f"reply {n}: bubble {bubble} is not above the keyboard at {keyboard_box['y']}"
+        )
+        assert bubble["y"] + bubble["height"] <= viewport["height"]
+
+
+def test_links_in_text_are_clickable_and_safe(server: BotApiStandIn, page: Page) -> None:
+    server.flood = FloodLimits.disabled()
+    referral = "https://t.me/genbot_local_bot?start=ref_100001"
+    bot_says(server, 100001, f"🤝 Приглашайте друзей по ссылке:\n{referral}\nСпасибо!")
+    bot_says(
+        server,
+        100001,
+        'Читайте <a href="https://example.org/terms">условия</a> и t.me/genbot_local_bot',
+        parse_mode="HTML",
+    )
+    text = "сайт: example.com/путь и плохая ссылка"
+    bot_says(
+        server,
+        100001,
+        text,
+        entities=[
+            {"type": "url", "offset": 6, "length": 16},
+            {"type": "text_link", "offset": len(text) - 6, "length": 6, "url": "javascript:alert(1)"},
+        ],
+    )
+    bot_says(server, 100001, "код: <code>https://not.a.link/</code>", parse_mode="HTML")
+    server.user_message(100001, 'смотри https://evil.example/"><img src=x onerror=alert(1)> вот')
+    page.goto(f"{server.base_url}/")
+    expect(page.locator(".row")).to_have_count(5)
+
+    def link(href: str) -> Any:
+        found = page.locator(f'.text a[href="{href}"]')
+        expect(found).to_have_count(1)
+        assert found.get_attribute("target") == "_blank"
+        assert "noopener" in (found.get_attribute("rel") or "").split()
+        return found
+
+    expect(link(referral)).to_have_text(referral)
+    expect(link("https://example.org/terms")).to_have_text("условия")
+    expect(link("https://t.me/genbot_local_bot")).to_have_text("t.me/genbot_local_bot")
+    expect(link("https://example.com/путь")).to_have_text("example.com/путь")
+    # a javascript: link is shown as text, code stays code, the user's markup stays text
+    assert page.locator('.text a[href^="javascript"]').count() == 0
+    expect(page.locator(".text", has_text="плохая ссылка")).to_contain_text("плохая ссылка")
+    assert page.locator(".text code a").count() == 0
+    expect(page.locator(".text code")).to_have_text("https://not.a.link/")
+    assert page.locator(".text img").count() == 0
+    evil = page.locator(".row.out .text a")
+    expect(evil).to_have_count(1)
+    assert evil.get_attribute("href") == 'https://evil.example/"><img'
+    expect(page.locator(".row.out .text")).to_have_text(
+        'смотри https://evil.example/"><img src=x onerror=alert(1)> вот'
+    )
+
+
+def test_message_times_are_the_bots_clock_not_the_browsers() -> None:
+    """The bot writes ledger times as dd.mm HH:MM in its TIMEZONE; the bubbles use the same clock."""
+    with BotApiStandIn(token=TOKEN, timezone="Europe/Moscow") as server:
+        show_a_message_at_a_known_time(server)
+
+
+def show_a_message_at_a_known_time(server: BotApiStandIn) -> None:
+    at = 1_700_000_000  # 2023-11-14 22:13:20 UTC = 01:13 in Moscow, 17:13 in New York
+    server.inject_update(
+        {
+            "message": {
+                "message_id": 1,
+                "from": {"id": 100001, "is_bot": False, "first_name": "Анна"},
+                "chat": {"id": 100001, "type": "private", "first_name": "Анна"},
+                "date": at,
+                "text": "который час?",
+            }
+        }
+    )
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            context = browser.new_context(locale="en-US", timezone_id="America/New_York")
+            page = context.new_page()
+            page.goto(f"{server.base_url}/")
+            meta = page.locator(".row.out .meta")
+            expect(meta).to_have_text("01:13")
+            assert "Europe/Moscow" in (meta.get_attribute("title") or "")
+            assert "15.11" in (meta.get_attribute("title") or "")
+        finally:
+            browser.close()

@@ -8,12 +8,16 @@ the Bot API stand-in is ``tests/e2e/test_local_stack.py``.
 from __future__ import annotations
 
 import argparse
+import gc
 import io
 import json
 import os
 import socket
+import subprocess
+import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -206,3 +210,240 @@ def test_the_dev_flags() -> None:
         True,
     )
     assert cfg.bot_token == "1:x" and cfg.env_file is not None and cfg.env_file.name == "env"
+
+
+# -- the stack with the real functions behind the Bot API stand-in -------------------------------
+
+
+@contextmanager
+def running(moto_endpoint: str, tmp_path: Path, **changes: Any) -> Iterator[LocalStack]:
+    values: dict[str, Any] = {
+        "port": free_port(),
+        "api_port": 0,
+        "aws_endpoint": moto_endpoint,
+        "prefix": "genbot",
+        "bot_token": None,  # the stand-in
+        "sqs_wait_seconds": 1,
+        "poll_timeout": 1,
+        "env_file": tmp_path / "env",
+        "schedules": {},
+    }
+    values.update(changes)
+    stack = LocalStack(StackConfig(**values), out=io.StringIO()).start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+def say(stack: LocalStack, user_id: int, text: str) -> list[dict[str, Any]]:
+    """A user's message through getUpdates -> webhook; returns the chat once it is processed."""
+    update = stack.standin.user_message(user_id, text)
+    deadline = time.monotonic() + 60
+    while (stack.poller.offset or 0) <= update["update_id"]:
+        assert time.monotonic() < deadline, f"update {update['update_id']} was not processed"
+        time.sleep(0.05)
+    return stack.standin.chat_messages(user_id)
+
+
+def post_update(stack: LocalStack, update: dict[str, Any]) -> dict[str, Any]:
+    """Telegram's webhook delivery, through the HTTP API front door (a request thread)."""
+    request = urllib.request.Request(
+        f"{stack.front_door.base_url}/telegram",
+        data=json.dumps(update).encode(),
+        headers={"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": stack.webhook_secret},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        assert answer.status == 200
+        return dict(json.loads(answer.read() or b"{}"))
+
+
+def text_update(update_id: int, user_id: int, text: str) -> dict[str, Any]:
+    user = {"id": user_id, "is_bot": False, "first_name": "John", "language_code": "en"}
+    message = {
+        "message_id": update_id,
+        "date": int(time.time()),
+        "chat": {"id": user_id, "type": "private", "first_name": "John"},
+        "from": user,
+        "text": text,
+    }
+    if text.startswith("/"):
+        message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+    return {"update_id": update_id, "message": message}
+
+
+def test_metrics_off_stay_quiet_however_many_updates(
+    fake_telegram, aws, moto_endpoint, tmp_path, capsys, recwarn
+) -> None:
+    """Powertools keeps unflushed metrics while they are off and prints them at 100; not here."""
+    from genbot.observability import metrics
+
+    @metrics.log_metrics
+    def webhook(event: dict, context: Any) -> dict:
+        if json.loads(event["body"]).get("update_id", 0) % 10:  # some invocations add none
+            metrics.add_metric(name="Updates", unit="Count", value=1)
+        return {"statusCode": 200, "body": "{}"}
+
+    metrics.clear_metrics()
+    stack = LocalStack(config(fake_telegram, moto_endpoint, tmp_path, handlers={"webhook": webhook}))
+    stack.start()
+    try:
+        for update_id in range(1, 131):
+            assert (
+                stack.deliver_update({"update_id": update_id, "message": {"text": "hi"}})["statusCode"] == 200
+            )
+    finally:
+        stack.stop()
+    printed = capsys.readouterr()
+    assert "CloudWatchMetrics" not in printed.out + printed.err, "a metrics dump reached the console"
+    assert not [w for w in recwarn if "No application metrics" in str(w.message)]
+
+
+def test_stopping_closes_every_client_session_and_loop(aws, moto_endpoint, tmp_path, caplog) -> None:
+    """aiogram's per-thread Bot (genbot.runtime) holds an aiohttp session; stop closes them all."""
+    import aiohttp
+
+    def open_sessions() -> set[int]:
+        return {id(o) for o in gc.get_objects() if isinstance(o, aiohttp.ClientSession) and not o.closed}
+
+    gc.collect()
+    before = open_sessions()
+    with running(moto_endpoint, tmp_path) as stack:
+        say(stack, 100001, "/start")
+        say(stack, 100001, "🎁 Бонусы")  # the referral link: bot.me(), a getMe through the session
+        assert any("start=ref_100001" in (m.get("text") or "") for m in stack.standin.chat_messages(100001))
+        post_update(stack, text_update(900001, 100002, "/start"))  # and on a front door request thread
+        post_update(stack, text_update(900002, 100002, "🎁 Bonuses"))
+        assert open_sessions() - before, "the functions opened sessions (else this test tests nothing)"
+    gc.collect()
+    assert not open_sessions() - before
+    assert "Unclosed client session" not in caplog.text
+
+
+def test_the_banner_audit_command_works_from_the_repo_root_as_printed(
+    fake_telegram, aws, moto_endpoint, tmp_path
+) -> None:
+    stack = LocalStack(config(fake_telegram, moto_endpoint, tmp_path)).start()
+    try:
+        (line,) = [line for line in stack.banner().splitlines() if "audit" in line and "set -a" in line]
+        command = line.split(":", 1)[1].strip()
+        # a new terminal at the repo root: no venv activated, none of this process's variables
+        shell = subprocess.run(
+            ["bash", "-c", command],
+            cwd=stack_module.ROOT if hasattr(stack_module, "ROOT") else Path.cwd(),
+            env={"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root")},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        stack.stop()
+    assert shell.returncode == 0, f"{command}\n{shell.stdout}\n{shell.stderr}"
+    assert "audit: ok" in shell.stdout
+
+
+def test_every_busy_port_is_reported_in_one_error(fake_telegram, aws, moto_endpoint, tmp_path) -> None:
+    with socket.socket() as one, socket.socket() as two, socket.socket() as three:
+        for sock in (one, two, three):
+            sock.bind(("127.0.0.1", 0))
+            sock.listen()
+        ports = [s.getsockname()[1] for s in (one, two, three)]
+        cfg = config(
+            fake_telegram,
+            None,
+            tmp_path,
+            bot_token=None,
+            port=ports[0],
+            api_port=ports[1],
+            aws_endpoint=None,
+            moto_port=ports[2],
+        )
+        with pytest.raises(PortInUseError) as caught:
+            LocalStack(cfg).start()
+    message = str(caught.value)
+    for port, flag in zip(ports, ("--port", "--api-port", "--moto-port"), strict=True):
+        assert f"port {port}" in message and flag in message, message
+    assert "--aws-endpoint" in message
+
+
+def test_one_region_for_everything_the_stack_starts(moto_endpoint, tmp_path) -> None:
+    """Only AWS_REGION exported (no default region): tables, functions and clients agree on it.
+
+    (And the web chat shows times on the bot's TIMEZONE clock.)
+    """
+    import boto3
+
+    from genbot.config import get_settings
+
+    saved = {name: os.environ.get(name) for name in ("AWS_REGION", "AWS_DEFAULT_REGION")}
+    os.environ["AWS_REGION"] = "eu-central-1"
+    os.environ.pop("AWS_DEFAULT_REGION", None)
+    get_settings.cache_clear()
+    try:
+        with running(
+            moto_endpoint, tmp_path, prefix="genbot-eu", extra_env={"TIMEZONE": "Asia/Tokyo"}
+        ) as stack:
+            assert stack.standin.timezone == "Asia/Tokyo"  # the web chat's clock is the bot's
+            assert (os.environ["AWS_REGION"], os.environ["AWS_DEFAULT_REGION"]) == ("eu-central-1",) * 2
+            lines = (tmp_path / "env").read_text().splitlines()
+            env = dict(line.split("=", 1) for line in lines if "=" in line)
+            assert (env["AWS_REGION"], env["AWS_DEFAULT_REGION"]) == ("eu-central-1", "eu-central-1")
+            assert ":eu-central-1:" in env["JOBS_DLQ_ARN"]
+            chat = say(stack, 100001, "/start")
+            assert len(chat) >= 2 and "Анна" in (chat[-1].get("text") or ""), chat
+            dynamodb = boto3.client("dynamodb", region_name="eu-central-1", endpoint_url=moto_endpoint)
+            user = dynamodb.get_item(TableName="genbot-eu-users", Key={"user_id": {"N": "100001"}})
+            assert user["Item"]["balance"] == {"N": "3"}
+            assert "update message" in stack.out.getvalue() and " 200" in stack.out.getvalue()
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        get_settings.cache_clear()
+
+
+def test_the_stack_is_not_up_when_the_functions_cannot_reach_their_tables(
+    moto_endpoint, tmp_path, monkeypatch
+) -> None:
+    """A start-up self-check reads the users table the way the functions will."""
+    from genbot.config import get_settings
+    from genbot_local import aws as aws_module
+
+    real = aws_module.bootstrap
+
+    def elsewhere(*args: Any, **kwargs: Any) -> dict[str, str]:
+        """Bootstrap in a region the functions won't look in (as a stale shell variable would)."""
+        saved = {name: os.environ.get(name) for name in ("AWS_REGION", "AWS_DEFAULT_REGION")}
+        os.environ.update(AWS_REGION="ap-southeast-2", AWS_DEFAULT_REGION="ap-southeast-2")
+        get_settings.cache_clear()
+        try:
+            return real(*args, **kwargs)
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+            get_settings.cache_clear()
+
+    monkeypatch.setattr(aws_module, "bootstrap", elsewhere)
+    out = io.StringIO()
+    with pytest.raises(StackError) as caught:
+        LocalStack(
+            StackConfig(
+                port=free_port(),
+                api_port=0,
+                aws_endpoint=moto_endpoint,
+                prefix="genbot-elsewhere",
+                bot_token=None,
+                env_file=tmp_path / "env",
+                schedules={},
+            ),
+            out=out,
+        ).start()
+    message = str(caught.value)
+    assert "genbot-elsewhere-users" in message and "us-east-1" in message, message
+    assert "is up" not in out.getvalue()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 import threading
 import time
 import urllib.error
@@ -689,3 +690,89 @@ def test_webchat_api_users_send_and_long_poll(standin: BotApiStandIn) -> None:
     assert [(m["out"], m["text"]) for m in chat["messages"]] == [(True, "привет")]
     status, body = raw(standin, "getUpdates", b"{}", "application/json")  # the update waits for the bot
     assert status == 200 and body["result"][-1]["message"]["from"]["first_name"] == "Вера"
+
+
+def noise_png(size: tuple[int, int]) -> bytes:
+    """An incompressible PNG: random pixels, stored without compression (big on purpose)."""
+    buffer = io.BytesIO()
+    Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3)).save(buffer, "PNG", compress_level=0)
+    return buffer.getvalue()
+
+
+def upload(standin: BotApiStandIn, user_id: int, data: bytes, *, as_document: bool, name: str) -> None:
+    """What the web chat's attach button sends (multipart, like a browser's FormData)."""
+    boundary = uuid.uuid4().hex
+    fields = [
+        ('name="user_id"', b"", str(user_id).encode()),
+        ('name="as_document"', b"", b"1" if as_document else b"0"),
+        (f'name="file"; filename="{name}"', b"Content-Type: image/png\r\n", data),
+    ]
+    body = (
+        b"".join(
+            f"--{boundary}\r\nContent-Disposition: form-data; {disposition}\r\n".encode()
+            + headers
+            + b"\r\n"
+            + value
+            + b"\r\n"
+            for disposition, headers, value in fields
+        )
+        + f"--{boundary}--\r\n".encode()
+    )
+    request = urllib.request.Request(
+        f"{standin.base_url}/webchat/api/photo",
+        data=body,
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        assert answer.status == 200
+
+
+def test_a_big_photo_is_scaled_down_as_telegram_does_and_kept_whole_as_a_file(standin: BotApiStandIn) -> None:
+    big = noise_png((2400, 1800))
+    assert len(big) > 10 * 1024 * 1024
+
+    upload(standin, USER, big, as_document=False, name="big.png")
+    photo = standin.chat_messages(USER)[-1]["photo"]
+    assert [max(p["width"], p["height"]) for p in photo] == [90, 320, 800, 1280]
+    assert (photo[-1]["width"], photo[-1]["height"]) == (1280, 960)
+    upload(standin, USER, big, as_document=True, name="big.png")
+    document = standin.chat_messages(USER)[-1]["document"]
+    assert document["file_size"] == len(big) and document["file_name"] == "big.png"
+    huge = standin.user_photo(
+        USER, b"\0" * (20 * 1024 * 1024 + 1), as_document=True, mime_type="application/zip"
+    )
+
+    async def scenario() -> None:
+        async with bot_for(standin) as bot:
+            for size in photo:
+                file = await bot.get_file(size["file_id"])
+                assert file.file_path and file.file_size == size["file_size"]
+                downloaded = await bot.download_file(file.file_path)
+                assert downloaded is not None
+                data = downloaded.read()
+                assert len(data) == size["file_size"] and data.startswith(b"\xff\xd8")  # a JPEG
+                assert Image.open(io.BytesIO(data)).size == (size["width"], size["height"])
+            assert photo[-1]["file_size"] < 10 * 1024 * 1024
+            file = await bot.get_file(document["file_id"])
+            assert file.file_path
+            downloaded = await bot.download_file(file.file_path)
+            assert downloaded is not None and downloaded.read() == big  # a file keeps its bytes
+            with pytest.raises(TelegramBadRequest, match="file is too big"):
+                await bot.get_file(huge["message"]["document"]["file_id"])
+
+    asyncio.run(scenario())
+
+
+def test_the_web_chat_learns_the_bots_time_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    def zone(server: BotApiStandIn) -> str:
+        with urllib.request.urlopen(f"{server.base_url}/webchat/api/session", timeout=10) as answer:
+            return str(json.loads(answer.read())["timezone"])
+
+    monkeypatch.delenv("TIMEZONE", raising=False)
+    with BotApiStandIn(token=TOKEN) as server:
+        assert zone(server) == "Europe/Moscow"
+    monkeypatch.setenv("TIMEZONE", "Asia/Tokyo")
+    with BotApiStandIn(token=TOKEN) as server:
+        assert zone(server) == "Asia/Tokyo"
+    with BotApiStandIn(token=TOKEN, timezone="Europe/Berlin") as server:
+        assert zone(server) == "Europe/Berlin"

@@ -13,6 +13,7 @@ const state = {
   poll: null, // AbortController of the running long poll
   actionTimer: null,
   renderedKey: "",
+  pinned: true, // the message list shows its newest message (see stickToBottom)
 };
 
 const ACTION_LABELS = {
@@ -97,6 +98,7 @@ function selectUser(userId) {
   state.version = -1;
   state.lastToast = null;
   state.renderedKey = "";
+  state.pinned = true;
   localStorage.setItem("webchat.user", String(userId));
   renderUsers();
   $("messages").replaceChildren();
@@ -124,6 +126,53 @@ function safeUrl(url) {
   return /^(https?:|tg:|mailto:)/i.test(url || "") ? url : null;
 }
 
+// A URL as written in text ("t.me/bot", "www.example.org", "https://...") -> an href, or null.
+function hrefOf(written) {
+  if (/^[a-z][a-z0-9+.-]*:/i.test(written)) return safeUrl(written);
+  return `https://${written}`;
+}
+
+// A link the way Telegram shows one: opens in a new tab, never with access to this page.
+// The text is textContent and the href an attribute, so nothing in either becomes markup.
+function linkNode(href) {
+  const link = el("a", { href, target: "_blank", rel: "noopener noreferrer" });
+  if (/^https:\/\/t\.me\/\$/.test(href)) {
+    link.addEventListener("click", (event) => {
+      event.preventDefault();
+      pay({ link: href });
+    });
+  }
+  return link;
+}
+
+// Plain URLs in text, as Telegram clients find them where the message has no entity:
+// a scheme URL, or a www./t.me/telegram.me address; trailing punctuation is not part of it.
+const URL_IN_TEXT = /\b(?:(?:https?|tg):\/\/|www\.|(?:t|telegram)\.me\/)[^\s]+/giu;
+const TRAILING = /[.,;:!?'"»)\]}]+$/u;
+
+function appendText(parent, text, linkify) {
+  if (!linkify) {
+    parent.append(text);
+    return;
+  }
+  let pos = 0;
+  for (const match of text.matchAll(URL_IN_TEXT)) {
+    let written = match[0];
+    const trailing = written.match(TRAILING);
+    if (trailing && !(trailing[0].startsWith(")") && written.includes("("))) {
+      written = written.slice(0, written.length - trailing[0].length);
+    }
+    const href = written && hrefOf(written);
+    if (!href) continue;
+    if (match.index > pos) parent.append(text.slice(pos, match.index));
+    const link = linkNode(href);
+    link.textContent = written;
+    parent.append(link);
+    pos = match.index + written.length;
+  }
+  if (pos < text.length) parent.append(text.slice(pos));
+}
+
 function entityNode(entity, text) {
   switch (entity.type) {
     case "bold": return el("strong");
@@ -141,17 +190,10 @@ function entityNode(entity, text) {
     }
     case "text_link":
     case "url": {
-      const href = safeUrl(entity.type === "url" ? text : entity.url);
-      if (!href) return el("span");
-      const link = el("a", { href, target: "_blank", rel: "noopener noreferrer" });
-      if (/^https:\/\/t\.me\/\$/.test(href)) {
-        link.addEventListener("click", (event) => {
-          event.preventDefault();
-          pay({ link: href });
-        });
-      }
-      return link;
+      const href = entity.type === "url" ? hrefOf(text.trim()) : safeUrl(entity.url);
+      return href ? linkNode(href) : el("span");
     }
+    case "email": return el("a", { href: `mailto:${text}` });
     case "bot_command": {
       const node = el("span", { class: "command" });
       node.addEventListener("click", () => sendText(text));
@@ -161,8 +203,11 @@ function entityNode(entity, text) {
   }
 }
 
+// Where text inside an entity is never turned into a link (it is one, or it is code).
+const NO_LINKS = new Set(["code", "pre", "text_link", "url", "email", "bot_command", "mention", "text_mention"]);
+
 // Entities are nested by offset/length (UTF-16 units, the same as JavaScript string indexes).
-function renderEntities(parent, text, entities, start = 0, end = text.length) {
+function renderEntities(parent, text, entities, start = 0, end = text.length, linkify = true) {
   const sorted = [...(entities || [])]
     .filter((e) => e.length > 0 && e.offset < end && e.offset + e.length > start)
     .sort((a, b) => a.offset - b.offset || b.length - a.length);
@@ -175,15 +220,16 @@ function renderEntities(parent, text, entities, start = 0, end = text.length) {
     const inner = [];
     index += 1;
     while (index < sorted.length && sorted[index].offset < to) inner.push(sorted[index++]);
-    if (from > pos) parent.append(text.slice(pos, from));
+    if (from > pos) appendText(parent, text.slice(pos, from), linkify);
     if (to > from) {
       const node = entityNode(entity, text.slice(from, to));
-      renderEntities(node, text, inner.map((e) => clip(e, from, to)), from, to);
+      const innerLinks = linkify && !NO_LINKS.has(entity.type) && node.tagName !== "A";
+      renderEntities(node, text, inner.map((e) => clip(e, from, to)), from, to, innerLinks);
       parent.append(node);
       pos = to;
     }
   }
-  if (pos < end) parent.append(text.slice(pos, end));
+  if (pos < end) appendText(parent, text.slice(pos, end), linkify);
 }
 
 function clip(entity, from, to) {
@@ -205,7 +251,7 @@ function renderMedia(media) {
   if (media.url && media.kind === "photo") {
     const img = el("img", { src: media.url, alt: "photo", loading: "lazy" });
     img.addEventListener("click", () => window.open(media.url, "_blank", "noopener"));
-    img.addEventListener("load", () => stickToBottom(true));
+    img.addEventListener("load", () => stickToBottom(false));
     return el("div", { class: "media" }, img);
   }
   if (media.url && (media.kind === "video" || media.kind === "animation")) {
@@ -297,9 +343,36 @@ function renderInlineKeyboard(message) {
   );
 }
 
+// Times on the bot's clock (its TIMEZONE, from the stand-in), not the browser's, and in the
+// bot's own format: HH:MM on a bubble, dd.mm HH:MM as in /balance when hovered.
+const clock = { zone: "Europe/Moscow", time: null, full: null };
+
+function setZone(zone) {
+  const make = (options) => {
+    try {
+      return new Intl.DateTimeFormat("en-GB", { ...options, hourCycle: "h23", timeZone: zone });
+    } catch {
+      return new Intl.DateTimeFormat("en-GB", { ...options, hourCycle: "h23", timeZone: "Europe/Moscow" });
+    }
+  };
+  clock.zone = zone;
+  clock.time = make({ hour: "2-digit", minute: "2-digit" });
+  clock.full = make({ day: "2-digit", month: "2-digit", year: "numeric", hour: "2-digit", minute: "2-digit" });
+}
+setZone(clock.zone);
+
+function parts(format, date) {
+  return Object.fromEntries(format.formatToParts(date).map((p) => [p.type, p.value]));
+}
+
 function timeOf(seconds) {
-  const date = new Date((seconds || 0) * 1000);
-  return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  const p = parts(clock.time, new Date((seconds || 0) * 1000));
+  return `${p.hour}:${p.minute}`;
+}
+
+function fullTimeOf(seconds) {
+  const p = parts(clock.full, new Date((seconds || 0) * 1000));
+  return `${p.day}.${p.month}.${p.year} ${p.hour}:${p.minute} (${clock.zone})`;
 }
 
 function renderMessage(message) {
@@ -321,7 +394,13 @@ function renderMessage(message) {
     renderEntities(text, message.text, message.entities);
     bubble.append(text);
   }
-  bubble.append(el("span", { class: "meta", text: `${message.edited ? "edited " : ""}${timeOf(message.date)}` }));
+  bubble.append(
+    el("span", {
+      class: "meta",
+      text: `${message.edited ? "edited " : ""}${timeOf(message.date)}`,
+      title: fullTimeOf(message.date),
+    }),
+  );
   const row = el("div", { class: message.out ? "row out" : "row in", dataset: { messageId: String(message.id) } }, bubble);
   if (message.inline_keyboard && message.inline_keyboard.length) row.append(renderInlineKeyboard(message));
   return row;
@@ -332,22 +411,34 @@ function nearBottom() {
   return box.scrollHeight - box.scrollTop - box.clientHeight < 80;
 }
 
+// Whether the list shows its end. Kept as state (not measured when a message arrives) because
+// the list's height changes under it: the reply keyboard appears after a reload, the composer
+// grows, a photo loads. While pinned, every such change scrolls to the end again.
 function stickToBottom(force) {
-  const box = $("messages");
-  if (force || nearBottom()) box.scrollTop = box.scrollHeight;
+  if (force || state.pinned) {
+    const box = $("messages");
+    box.scrollTop = box.scrollHeight;
+    state.pinned = true;
+  }
 }
+
+$("messages").addEventListener("scroll", () => {
+  state.pinned = nearBottom();
+});
+new ResizeObserver(() => stickToBottom(false)).observe($("messages"));
 
 function renderChat(chat) {
   const key = JSON.stringify([chat.messages, chat.reply_keyboard, chat.commands]);
   if (key !== state.renderedKey) {
-    const wasAtBottom = nearBottom() || state.renderedKey === "";
+    const wasAtBottom = state.pinned || state.renderedKey === "";
     state.renderedKey = key;
     const nodes = chat.messages.map(renderMessage);
     if (!nodes.length) nodes.push(el("div", { class: "empty", text: "No messages here yet. Say /start" }));
-    $("messages").replaceChildren(...nodes);
-    if (wasAtBottom) stickToBottom(true);
+    // The keyboard first: it takes its height from the list, and the scroll below must see that.
     renderReplyKeyboard(chat.reply_keyboard);
     renderCommands(chat.commands || []);
+    $("messages").replaceChildren(...nodes);
+    if (wasAtBottom) stickToBottom(true);
   }
   renderAction(chat.action, chat.action_ms);
   for (const item of chat.toasts || []) {
@@ -520,6 +611,7 @@ $("commands-button").addEventListener("click", () => {
 async function start() {
   const session = await api("session");
   state.bot = session.bot;
+  if (session.timezone) setZone(session.timezone);
   state.users = session.users;
   $("bot-name").textContent = `${session.bot.first_name} @${session.bot.username}`;
   $("bot-avatar").textContent = initials(session.bot.first_name);
