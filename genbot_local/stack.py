@@ -670,6 +670,7 @@ class LocalStack:
         self._start_telegram()
         self._refresh_settings()
         self._check_telegram()
+        self._set_commands()
         self._start_drivers()
         from genbot.resources import SCHEDULES
         from genbot_local.scheduler import Scheduler
@@ -747,6 +748,20 @@ class LocalStack:
         self._setenv("BOT_TOKEN", self.bot_token)
         self._setenv("WEBHOOK_SECRET", self.webhook_secret)
         self._setenv("TELEGRAM_API_URL", self.telegram_api_url)
+
+    def _set_commands(self) -> None:
+        """Fill the "/" menu per language, as the deploy does (genbot.commands, the /help list)."""
+        from genbot.commands import command_lists
+        from genbot_local.poller import BotApi, TelegramError
+
+        api = BotApi(self.telegram_api_url, self.bot_token)
+        try:
+            for i, (language, commands) in enumerate(command_lists().items()):
+                api.call("setMyCommands", {"commands": commands, "language_code": language}, timeout=10)
+                if i == 0:
+                    api.call("setMyCommands", {"commands": commands}, timeout=10)
+        except (TelegramError, OSError) as exc:  # the menu is a convenience: say so and go on
+            log.warning("could not set the bot's commands: %s", exc)
 
     def _check_telegram(self) -> None:
         from genbot_local.poller import (

@@ -447,3 +447,24 @@ def test_the_stack_is_not_up_when_the_functions_cannot_reach_their_tables(
     message = str(caught.value)
     assert "genbot-elsewhere-users" in message and "us-east-1" in message, message
     assert "is up" not in out.getvalue()
+
+
+def test_the_stack_fills_the_command_menu_per_language_like_the_deploy(aws, moto_endpoint, tmp_path) -> None:
+    from genbot.commands import command_lists
+
+    with running(moto_endpoint, tmp_path) as stack:
+        api = f"{stack.telegram_api_url}/bot{stack.bot_token}"
+
+        def menu(**params: str) -> list[dict[str, Any]]:
+            request = urllib.request.Request(
+                f"{api}/getMyCommands",
+                data=json.dumps(params).encode(),
+                headers={"Content-Type": "application/json"},
+            )
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                return list(json.loads(answer.read())["result"])
+
+        lists = command_lists()
+        assert menu(language_code="ru") == lists["ru"] and menu(language_code="en") == lists["en"]
+        assert menu() == lists["ru"]  # the default for clients in other languages
+        assert "/generate" in [f"/{c['command']}" for c in lists["en"]]
