@@ -20,7 +20,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "layers/shared/python"), str(ROOT)]
 
-from tests.helpers import BOT_TOKEN, WEBHOOK_SECRET, api_event, reply_body, telegram_update  # noqa: E402
+from genbot_local.simulate import (  # noqa: E402
+    BOT_TOKEN,
+    WEBHOOK_SECRET,
+    api_event,
+    reply_body,
+    sqs_event,
+    telegram_update,
+)
 
 os.environ.update(
     AWS_ACCESS_KEY_ID="bench",
@@ -84,8 +91,9 @@ def main() -> None:
     standin = BotApiStandIn(token=BOT_TOKEN, bot_username="genbot_local_bot")
     standin.start()
     os.environ["TELEGRAM_API_URL"] = standin.base_url
+    from genbot.resources import QUEUES
     from genbot.store.models import User
-    from tests.functional.jobs_queue import JobsQueue
+    from genbot_local.sqs_driver import SqsDriver
 
     def webhook(update: dict[str, Any]) -> dict[str, Any]:
         return invoke("webhook", api_event(update))
@@ -125,10 +133,11 @@ def main() -> None:
     nonce = User.get(42).draft_nonce
     confirm = telegram_update("callback_query", user_id=42, data=f"gen:confirm:{nonce}")
     measure("accept a generation (confirm)", lambda: webhook(confirm), standin, rows)
-    jobs = JobsQueue({k: os.environ[k] for k in ("JOBS_QUEUE_URL", "JOBS_DLQ_ARN")})
-    message = jobs.receive()
-    from tests.helpers import sqs_event
-
+    spec = QUEUES["jobs"]
+    jobs = SqsDriver.for_queue(
+        spec, os.environ[spec.env_var], lambda e: invoke(spec.consumer, e), wait_seconds=0
+    )
+    message = jobs.receive()  # received as the event source does; the invocation alone is counted
     measure(
         "complete a job (generate)", lambda: invoke("generate", sqs_event(message, jobs.arn)), standin, rows
     )

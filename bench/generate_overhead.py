@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "layers/shared/python"), str(ROOT)]
 
-from tests.helpers import BOT_TOKEN, sqs_event  # noqa: E402
+from genbot_local.simulate import BOT_TOKEN, sqs_event  # noqa: E402
 
 SERVERS = f"""
 import sys, time

@@ -1,19 +1,30 @@
-"""Shared fixtures: a moto server with the app's resources, and the Bot API stand-in.
+"""Shared fixtures: a moto server with the app's resources, the Bot API stand-in, and Telegram.
 
 The environment is set before anything imports boto3/PynamoDB clients, as Lambda's would be.
 Each test gets freshly bootstrapped tables (moto reset + ``genbot_local.aws.bootstrap``),
 built from the same specs the CDK app uses.
+
+Telegram's side comes from ``genbot_local.simulate`` with the recorded real event shapes in
+``tests/events``: ``telegram_update`` builds an update, ``deliver`` is Telegram delivering one
+to the webhook function (and performing its reply on the stand-in), ``chat_user(user_id)``
+is a person walking the bot's menus. Test modules take these as fixtures and import no
+other test module.
 """
 
 from __future__ import annotations
 
 import os
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.helpers import BOT_TOKEN, WEBHOOK_SECRET
+from genbot_local.simulate import BOT_TOKEN, WEBHOOK_SECRET, ChatUser, RecordedEvents, Webhook
+
+if TYPE_CHECKING:
+    from genbot_local.botapi import BotApiStandIn
 
 os.environ.update(
     {
@@ -37,6 +48,20 @@ for _name in ("OPENAI_API_KEY", "GEMINI_API_KEYS", "SECRET_ID", "TELEGRAM_API_UR
 from genbot_local import fake_provider  # noqa: E402
 
 fake_provider.register(when="auto", polls=2)
+
+EVENTS = Path(__file__).parent / "events"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+# --- AWS (moto) --------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -66,8 +91,11 @@ def aws(moto_endpoint: str) -> dict[str, str]:
     return env
 
 
+# --- Telegram: the Bot API stand-in, recorded events, deliveries, a person ---------------------
+
+
 @pytest.fixture(scope="session")
-def standin_server() -> Iterator[object]:
+def standin_server() -> Iterator[BotApiStandIn]:
     from genbot_local.botapi import BotApiStandIn
 
     server = BotApiStandIn(token=BOT_TOKEN, bot_username="genbot_local_bot")
@@ -81,7 +109,81 @@ def standin_server() -> Iterator[object]:
 
 
 @pytest.fixture
-def telegram(standin_server):  # type: ignore[no-untyped-def]
+def telegram(standin_server: BotApiStandIn) -> BotApiStandIn:
     """The Bot API stand-in with an empty call record."""
     standin_server.clear_calls()
     return standin_server
+
+
+@pytest.fixture(scope="session")
+def recorded_events() -> RecordedEvents:
+    """Events built from the recorded real shapes in ``tests/events``."""
+    return RecordedEvents(EVENTS)
+
+
+@pytest.fixture(scope="session")
+def load_event(recorded_events: RecordedEvents) -> Callable[[str], dict[str, Any]]:
+    """``load_event("sqs_jobs.json")``: a recorded event as stored."""
+    return recorded_events.load
+
+
+@pytest.fixture(scope="session")
+def telegram_update(recorded_events: RecordedEvents) -> Callable[..., dict[str, Any]]:
+    """``telegram_update("message_text", user_id=..., text=...)``: a recorded update, fresh id."""
+    return recorded_events.telegram_update
+
+
+@pytest.fixture
+def webhook(telegram: BotApiStandIn, recorded_events: RecordedEvents) -> Webhook:
+    """Telegram delivering to the webhook function; the stand-in performs the replies."""
+    return Webhook(api_url=telegram.base_url, token=BOT_TOKEN, secret=WEBHOOK_SECRET, events=recorded_events)
+
+
+@pytest.fixture
+def deliver(webhook: Webhook) -> Callable[..., dict[str, Any]]:
+    """``deliver(update, secret=...)``: one delivery to the webhook function; its response."""
+    return webhook.deliver
+
+
+@pytest.fixture
+def chat_user(telegram: BotApiStandIn, webhook: Webhook) -> Callable[..., ChatUser]:
+    """``chat_user(user_id, language="ru")``: a person using the bot through the webhook."""
+
+    def make(user_id: int, language: str = "ru") -> ChatUser:
+        return ChatUser(telegram, user_id, language, webhook=webhook)
+
+    return make
+
+
+# --- a browser for the web chat ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """Where browser tests leave screenshots (``tests/e2e/artifacts``)."""
+    path = Path(__file__).parent / "e2e" / "artifacts"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium, headless, launched the one way this machine allows.
+
+    Playwright never downloads a browser here; the background-networking flags keep Chromium
+    from reaching for Google's hosts (there is no network). Missing Chromium: a skip locally,
+    a failure in CI (scripts/setup installs it).
+    """
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing (CI must have it: scripts/setup installs it)")
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -18,50 +18,26 @@ from genbot.jobs import service
 from genbot.ledger import InsufficientFundsError, Posting, apply
 from genbot.ledger.audit import audit
 from genbot.store.models import Job, LedgerEntry, User
-from tests.functional.chat import ChatUser
-from tests.functional.jobs_queue import JobsQueue
+from genbot_local.simulate import ChatUser
 
 USER = 424242
 
 
 @pytest.fixture
-def jobs(aws) -> JobsQueue:
-    return JobsQueue(aws)
-
-
-@pytest.fixture
-def user(telegram, aws) -> ChatUser:
-    person = ChatUser(telegram, USER)
+def user(chat_user, aws) -> ChatUser:
+    person = chat_user(USER)
     person.start()
     apply(Posting(USER, "grant#test", 27, "grant"))  # 3 welcome + 27 = 30 credits
     return person
-
-
-def jpeg(color: str = "teal", size: tuple[int, int] = (320, 240)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, color).save(buffer, "JPEG")
-    return buffer.getvalue()
-
-
-def order_image(person: ChatUser, prompt: str, tier: str = "Стандарт") -> dict:
-    person.send("🎨 Создать")
-    person.press_button("Картинка по описанию")
-    person.press_button(tier)
-    person.send(prompt)
-    return person.press_button("Запустить")
 
 
 def ledger_ops(user_id: int) -> list[tuple[str, int]]:
     return sorted((e.op_id, int(e.delta)) for e in LedgerEntry.query(user_id))
 
 
-def only_job(user_id: int) -> Job:
-    found = [j for j in Job.scan() if j.user_id == user_id]
-    assert len(found) == 1, found
-    return found[0]
-
-
-def test_text_to_image_debits_once_queues_and_delivers_the_picture(user, telegram, jobs) -> None:
+def test_text_to_image_debits_once_queues_and_delivers_the_picture(
+    user, telegram, jobs, order_image, only_job
+) -> None:
     order_image(user, "a red fox in the snow, watercolor")
 
     job = only_job(USER)
@@ -87,14 +63,16 @@ def test_text_to_image_debits_once_queues_and_delivers_the_picture(user, telegra
     assert audit() == []
 
 
-def test_pro_tier_costs_more(user, jobs) -> None:
+def test_pro_tier_costs_more(user, jobs, order_image, only_job) -> None:
     order_image(user, "a lighthouse at dusk", tier="Pro")
 
     assert only_job(USER).tier == "pro"
     assert User.get(USER).balance == 30 - get_settings().cost_image_pro
 
 
-def test_edit_a_photo_downloads_it_from_telegram_and_returns_the_edit(user, telegram, jobs) -> None:
+def test_edit_a_photo_downloads_it_from_telegram_and_returns_the_edit(
+    user, telegram, jobs, jpeg, only_job
+) -> None:
     user.send_photo(jpeg(), caption=None)
     user.press_button("Изменить фото")
     user.press_button("Стандарт")
@@ -110,7 +88,9 @@ def test_edit_a_photo_downloads_it_from_telegram_and_returns_the_edit(user, tele
     assert User.get(USER).balance == 30 - get_settings().cost_edit
 
 
-def test_animate_a_photo_polls_the_operation_until_the_video_is_ready(user, telegram, jobs) -> None:
+def test_animate_a_photo_polls_the_operation_until_the_video_is_ready(
+    user, telegram, jobs, jpeg, only_job
+) -> None:
     user.send_photo(jpeg("orange"), caption="waves roll in")
     user.press_button("Оживить фото")
     user.press_button("Стандарт")
@@ -126,7 +106,9 @@ def test_animate_a_photo_polls_the_operation_until_the_video_is_ready(user, tele
     assert User.get(USER).balance == 30 - get_settings().cost_video
 
 
-def test_a_refused_prompt_is_refunded_exactly_once_and_explained(user, telegram, jobs) -> None:
+def test_a_refused_prompt_is_refunded_exactly_once_and_explained(
+    user, telegram, jobs, order_image, only_job
+) -> None:
     order_image(user, "please refuse this one")
     message = jobs.receive()[0]
 
@@ -149,7 +131,7 @@ def test_a_refused_prompt_is_refunded_exactly_once_and_explained(user, telegram,
     assert audit() == []
 
 
-def test_a_transient_failure_backs_off_then_succeeds(user, telegram, jobs) -> None:
+def test_a_transient_failure_backs_off_then_succeeds(user, telegram, jobs, order_image, only_job) -> None:
     order_image(user, "a flaky castle on a hill")
 
     jobs.run_once(fast_forward=False)  # the fake provider fails "flaky" prompts once
@@ -157,10 +139,7 @@ def test_a_transient_failure_backs_off_then_succeeds(user, telegram, jobs) -> No
     assert len(jobs.failures) == 1
     assert jobs.depth()["ApproximateNumberOfMessagesNotVisible"] == 1  # hidden by the backoff
     assert only_job(USER).status == "running"
-    message = jobs.failures[0]
-    jobs.sqs.change_message_visibility(
-        QueueUrl=jobs.url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-    )
+    jobs.fast_forward(jobs.failures[0])  # the backoff is over
     jobs.drain()
 
     assert only_job(USER).status == "succeeded"
@@ -168,7 +147,9 @@ def test_a_transient_failure_backs_off_then_succeeds(user, telegram, jobs) -> No
     assert User.get(USER).balance == 29
 
 
-def test_retries_exhausted_land_in_the_dlq_and_are_refunded_once(user, telegram, jobs, aws) -> None:
+def test_retries_exhausted_land_in_the_dlq_and_are_refunded_once(
+    user, telegram, jobs, aws, order_image, only_job
+) -> None:
     order_image(user, "a castle")
     boto3.client("s3").delete_bucket(
         Bucket=aws["MEDIA_BUCKET"]
@@ -188,7 +169,7 @@ def test_retries_exhausted_land_in_the_dlq_and_are_refunded_once(user, telegram,
 
 
 def test_redelivered_message_and_a_crash_after_the_provider_call_send_one_result(
-    user, telegram, jobs, aws
+    user, telegram, jobs, aws, order_image, only_job
 ) -> None:
     order_image(user, "two moons")
     s3 = boto3.client("s3")
@@ -207,11 +188,15 @@ def test_redelivered_message_and_a_crash_after_the_provider_call_send_one_result
     assert audit() == []
 
 
-def test_a_user_who_blocked_the_bot_is_marked_and_the_result_kept(user, telegram, jobs, aws) -> None:
+def test_a_user_who_blocked_the_bot_is_marked_and_the_result_kept(
+    user, telegram, jobs, aws, order_image, only_job
+) -> None:
     order_image(user, "a quiet harbour")
     telegram.block(USER)
-
-    jobs.drain()
+    try:
+        jobs.drain()
+    finally:
+        telegram.unblock(USER)  # the stand-in lives for the session: later tests use this chat
 
     job = only_job(USER)
     assert User.get(USER).blocked is True
@@ -219,7 +204,6 @@ def test_a_user_who_blocked_the_bot_is_marked_and_the_result_kept(user, telegram
     assert [c.response["error_code"] for c in telegram.calls_for("sendPhoto")] == [403]
     assert boto3.client("s3").head_object(Bucket=aws["MEDIA_BUCKET"], Key=job.result_key)
     assert jobs.depth()["ApproximateNumberOfMessages"] == 0  # no retry loop against a 403
-    telegram.unblock(USER)
 
 
 def test_twenty_requests_with_credits_for_five_make_five_jobs(aws, telegram, monkeypatch) -> None:
@@ -262,7 +246,7 @@ def test_a_double_tap_on_start_charges_once(user, telegram) -> None:
     assert User.get(USER).balance == 29
 
 
-def test_the_active_job_limit_is_enforced_with_a_clear_message(user, telegram) -> None:
+def test_the_active_job_limit_is_enforced_with_a_clear_message(user, telegram, order_image) -> None:
     for i in range(get_settings().max_user_queue):
         order_image(user, f"picture {i}")
 
@@ -272,8 +256,10 @@ def test_the_active_job_limit_is_enforced_with_a_clear_message(user, telegram) -
     assert len(list(Job.scan())) == get_settings().max_user_queue
 
 
-def test_not_enough_credits_is_explained_up_front_and_nothing_is_charged(telegram, aws) -> None:
-    poor = ChatUser(telegram, 31337)
+def test_not_enough_credits_is_explained_up_front_and_nothing_is_charged(
+    telegram, aws, jpeg, chat_user
+) -> None:
+    poor = chat_user(31337)
     poor.start()  # 3 credits; a video costs 10 or 20
     poor.send_photo(jpeg())
     tiers = poor.press_button("Оживить фото")
@@ -309,7 +295,7 @@ def test_wrong_file_types_and_huge_files_are_refused_clearly(user) -> None:
     assert "JPEG, PNG или WebP" in pdf["text"]
 
 
-def test_describe_a_photo_gives_a_prompt_to_generate_from(user, telegram, jobs) -> None:
+def test_describe_a_photo_gives_a_prompt_to_generate_from(user, telegram, jobs, jpeg) -> None:
     user.send_photo(jpeg("purple"), caption="опиши")  # free: runs at once, no confirmation
     jobs.drain()
 
@@ -321,12 +307,7 @@ def test_describe_a_photo_gives_a_prompt_to_generate_from(user, telegram, jobs) 
     assert "Картинка по описанию" in confirm["text"] and "Запустить" in str(user.buttons())
 
 
-def result_button(telegram, label: str) -> str:
-    markup = telegram.calls_for("sendPhoto")[-1].params["reply_markup"]
-    return next(b["callback_data"] for row in markup["inline_keyboard"] for b in row if label in b["text"])
-
-
-def test_the_status_message_moves_and_a_chat_action_shows(user, telegram, jobs) -> None:
+def test_the_status_message_moves_and_a_chat_action_shows(user, telegram, jobs, order_image) -> None:
     order_image(user, "a lantern")
     jobs.drain()
 
@@ -336,7 +317,9 @@ def test_the_status_message_moves_and_a_chat_action_shows(user, telegram, jobs) 
     assert telegram.calls_for("deleteMessage"), "the status message is removed once the result is there"
 
 
-def test_the_original_file_is_sent_as_a_document_on_request(user, telegram, jobs) -> None:
+def test_the_original_file_is_sent_as_a_document_on_request(
+    user, telegram, jobs, order_image, result_button
+) -> None:
     order_image(user, "a harbour at night")
     jobs.drain()
 
@@ -348,7 +331,9 @@ def test_the_original_file_is_sent_as_a_document_on_request(user, telegram, jobs
     assert User.get(USER).balance == 29  # free
 
 
-def test_animate_this_turns_the_result_into_a_video_job(user, telegram, jobs) -> None:
+def test_animate_this_turns_the_result_into_a_video_job(
+    user, telegram, jobs, order_image, only_job, result_button
+) -> None:
     order_image(user, "a sailing ship")
     jobs.drain()
     picture = only_job(USER)
@@ -364,7 +349,9 @@ def test_animate_this_turns_the_result_into_a_video_job(user, telegram, jobs) ->
     assert telegram.calls_for("sendVideo")
 
 
-def test_again_offers_the_same_request_for_confirmation(user, telegram, jobs) -> None:
+def test_again_offers_the_same_request_for_confirmation(
+    user, telegram, jobs, order_image, result_button
+) -> None:
     order_image(user, "a teapot")
     jobs.drain()
 
@@ -374,7 +361,7 @@ def test_again_offers_the_same_request_for_confirmation(user, telegram, jobs) ->
     assert len(list(Job.scan())) == 1  # nothing charged until confirmed
 
 
-def test_a_too_large_image_is_refused_before_any_charge(user, monkeypatch) -> None:
+def test_a_too_large_image_is_refused_before_any_charge(user, monkeypatch, jpeg) -> None:
     monkeypatch.setenv("MAX_INPUT_BYTES", "1000")
     get_settings.cache_clear()
 
@@ -385,7 +372,7 @@ def test_a_too_large_image_is_refused_before_any_charge(user, monkeypatch) -> No
     get_settings.cache_clear()
 
 
-def test_a_long_prompt_is_trimmed_to_telegrams_caption_limit(user, telegram, jobs) -> None:
+def test_a_long_prompt_is_trimmed_to_telegrams_caption_limit(user, telegram, jobs, order_image) -> None:
     prompt = (
         "a very detailed scene " * 80
     )  # ~1760 characters: within our limit, over Telegram's caption limit

@@ -6,37 +6,22 @@ generate Lambda (fake provider, moto, the Bot API stand-in).
 
 from __future__ import annotations
 
-import io
-
 import pytest
-from PIL import Image
 
 from genbot.config import get_settings
 from genbot.ledger import Posting, apply
 from genbot.store.models import Job, User
-from tests.functional.chat import ChatUser
-from tests.functional.jobs_queue import JobsQueue
+from genbot_local.simulate import ChatUser
 
 USER = 515000
 
 
 @pytest.fixture
-def jobs(aws) -> JobsQueue:
-    return JobsQueue(aws)
-
-
-@pytest.fixture
-def user(telegram, aws) -> ChatUser:
-    person = ChatUser(telegram, USER)
+def user(chat_user, aws) -> ChatUser:
+    person = chat_user(USER)
     person.start()
     apply(Posting(USER, "grant#test", 27, "grant"))  # 30 credits
     return person
-
-
-def jpeg(color: str = "teal") -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (320, 240), color).save(buffer, "JPEG")
-    return buffer.getvalue()
 
 
 def draft_to_confirm(person: ChatUser, prompt: str) -> tuple[int, dict[str, str]]:
@@ -46,11 +31,6 @@ def draft_to_confirm(person: ChatUser, prompt: str) -> tuple[int, dict[str, str]
     person.press_button("Стандарт")
     person.send(prompt)
     return person.last_message_id, person.buttons()
-
-
-def result_button(telegram, label: str) -> str:
-    markup = telegram.calls_for("sendPhoto")[-1].params["reply_markup"]
-    return next(b["callback_data"] for row in markup["inline_keyboard"] for b in row if label in b["text"])
 
 
 # --- 1. an old button acts only on its own draft ---------------------------------------------
@@ -103,7 +83,9 @@ def test_a_start_button_of_a_replaced_draft_starts_nothing(user, telegram) -> No
 # --- 2. a variation keeps what the original was ------------------------------------------------
 
 
-def test_a_variation_of_a_picture_from_text_stays_a_picture_from_text(user, telegram, jobs) -> None:
+def test_a_variation_of_a_picture_from_text_stays_a_picture_from_text(
+    user, telegram, jobs, result_button
+) -> None:
     draft_to_confirm(user, "кот в сапогах")
     user.press_button("Запустить")
     jobs.drain()
@@ -147,8 +129,10 @@ def test_a_variation_of_a_picture_from_text_stays_a_picture_from_text(user, tele
         (2, "en", "Balance: 5 credits\n"),
     ],
 )
-def test_balances_use_plural_forms(telegram, aws, grant: int, language: str, expected: str) -> None:
-    person = ChatUser(telegram, 616000, language=language)
+def test_balances_use_plural_forms(
+    telegram, aws, grant: int, language: str, expected: str, chat_user
+) -> None:
+    person = chat_user(616000, language=language)
     person.start()  # 3 welcome credits
     apply(Posting(616000, "grant#plural", grant, "grant"))
 
@@ -169,12 +153,12 @@ def test_a_refund_of_one_credit_says_one_credit(user, telegram, jobs) -> None:
 # --- 4. what the user can't afford is said up front --------------------------------------------
 
 
-def test_a_start_button_never_stands_next_to_a_balance_that_cannot_pay(telegram, aws) -> None:
-    person = ChatUser(telegram, 717000)
+def test_a_start_button_never_stands_next_to_a_balance_that_cannot_pay(telegram, aws, chat_user) -> None:
+    person = chat_user(717000)
     person.start()  # 3 credits: picture standard (1) yes, pro (3) yes, video no
     person.send("🎨 Создать")
     person.press_button("Картинка по описанию")
-    assert not [label for label in person.buttons() if "🔒" in label]
+    assert list(person.buttons()) == ["Стандарт — 1 кр.", "Pro — 3 кр.", "✖ Отмена"]  # none locked
     person.press_button("Pro")
     apply(Posting(717000, "grant#spent-elsewhere", -2, "grant"))  # the balance drops meanwhile
 
@@ -196,18 +180,23 @@ def test_help_names_every_mode_as_the_menu_does_with_all_prices(user) -> None:
 
     text = user.send("/help")["text"]
 
-    assert "Что мы сделаем" in menu["text"] or labels
-    for label in labels:
-        assert label in text
-    assert f"Pro — {settings.cost_image_pro} кр." in text and f"Pro — {settings.cost_video_pro} кр." in text
-    assert "🔎 Запрос по фото: бесплатно" in text
+    assert "Что создадим?" in menu["text"]
+    assert labels == ["🖼 Картинка по описанию", "✏️ Изменить фото", "🎬 Оживить фото", "🔎 Запрос по фото"]
+    prices = [
+        (settings.cost_image, settings.cost_image_pro),
+        (settings.cost_edit, settings.cost_edit_pro),
+        (settings.cost_video, settings.cost_video_pro),
+    ]
+    for label, (standard, pro) in zip(labels[:3], prices, strict=True):  # the paid modes, in menu order
+        assert f"{label}: Стандарт — {standard} кр.; Pro — {pro} кр." in text
+    assert f"{labels[-1]}: бесплатно" in text
     assert "/generate" in text and "/buy" in text
 
 
 # --- 6. free actions run at once --------------------------------------------------------------
 
 
-def test_a_free_action_runs_without_asking_to_confirm(user, telegram, jobs) -> None:
+def test_a_free_action_runs_without_asking_to_confirm(user, telegram, jobs, jpeg) -> None:
     user.send_photo(jpeg("purple"))
     answer = user.press_button("Запрос по фото")
 
@@ -221,7 +210,7 @@ def test_a_free_action_runs_without_asking_to_confirm(user, telegram, jobs) -> N
 # --- 7. a long video keeps the user's view true ------------------------------------------------
 
 
-def test_each_poll_of_a_video_renews_the_action_and_says_how_long(user, telegram, jobs) -> None:
+def test_each_poll_of_a_video_renews_the_action_and_says_how_long(user, telegram, jobs, jpeg) -> None:
     user.send_photo(jpeg("orange"), caption="waves roll in")
     user.press_button("Оживить фото")
     user.press_button("Стандарт")
@@ -248,7 +237,7 @@ def test_each_poll_of_a_video_renews_the_action_and_says_how_long(user, telegram
     ],
 )
 def test_the_menu_offers_exactly_what_the_configured_keys_can_make(
-    user, monkeypatch, keys: dict[str, str], offered: list[str]
+    user, monkeypatch, keys: dict[str, str], offered: list[str], jpeg
 ) -> None:
     for name, value in keys.items():
         monkeypatch.setenv(name, value)
@@ -262,7 +251,7 @@ def test_the_menu_offers_exactly_what_the_configured_keys_can_make(
     ]
 
 
-def test_a_video_button_from_before_the_keys_changed_charges_nothing(user, monkeypatch) -> None:
+def test_a_video_button_from_before_the_keys_changed_charges_nothing(user, monkeypatch, jpeg) -> None:
     user.send_photo(jpeg())
     video = user.buttons()["🎬 Оживить фото"]
     monkeypatch.setenv("OPENAI_API_KEY", "sk-only-openai")  # nothing can make videos now

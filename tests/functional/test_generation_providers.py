@@ -12,21 +12,16 @@ from genbot.config import get_settings
 from genbot.ledger import Posting, apply
 from genbot.ledger.audit import audit
 from genbot.store.models import User
-from tests.functional.chat import ChatUser
-from tests.functional.conftest_providers import GEMINI_KEYS, OPENAI_KEYS
-from tests.functional.jobs_queue import JobsQueue
-from tests.functional.test_generation import jpeg, only_job, order_image
-
-pytest_plugins = ["tests.functional.conftest_providers"]
+from genbot_local.simulate import ChatUser
 
 USER = 515151
 
 
 @pytest.fixture
-def providers(monkeypatch, gemini_api, openai_api):
-    monkeypatch.setenv("GEMINI_API_KEYS", ",".join(GEMINI_KEYS))
+def providers(monkeypatch, gemini_api, openai_api, gemini_keys, openai_keys):
+    monkeypatch.setenv("GEMINI_API_KEYS", ",".join(gemini_keys))
     monkeypatch.setenv("GEMINI_BASE_URL", gemini_api.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", ",".join(OPENAI_KEYS))
+    monkeypatch.setenv("OPENAI_API_KEY", ",".join(openai_keys))
     monkeypatch.setenv("OPENAI_BASE_URL", openai_api.base_url)
     get_settings.cache_clear()
     yield gemini_api, openai_api
@@ -34,19 +29,16 @@ def providers(monkeypatch, gemini_api, openai_api):
 
 
 @pytest.fixture
-def person(aws, telegram, providers) -> ChatUser:
-    chat = ChatUser(telegram, USER)
+def person(aws, chat_user, providers) -> ChatUser:
+    chat = chat_user(USER)
     chat.start()
     apply(Posting(USER, "grant#test", 27, "grant"))
     return chat
 
 
-@pytest.fixture
-def jobs(aws) -> JobsQueue:
-    return JobsQueue(aws)
-
-
-def test_a_picture_from_gemini_reaches_the_user(person, providers, telegram, jobs) -> None:
+def test_a_picture_from_gemini_reaches_the_user(
+    person, providers, telegram, jobs, order_image, only_job
+) -> None:
     gemini, openai = providers
     order_image(person, "a red fox in the snow")
 
@@ -60,7 +52,9 @@ def test_a_picture_from_gemini_reaches_the_user(person, providers, telegram, job
     assert User.get(USER).balance == 29
 
 
-def test_a_video_from_veo_is_polled_through_delayed_messages(person, providers, telegram, jobs) -> None:
+def test_a_video_from_veo_is_polled_through_delayed_messages(
+    person, providers, telegram, jobs, jpeg, only_job
+) -> None:
     gemini, _ = providers
     person.send_photo(jpeg("orange"), caption="the sea moves")
     person.press_button("Оживить фото")
@@ -77,7 +71,9 @@ def test_a_video_from_veo_is_polled_through_delayed_messages(person, providers, 
     assert User.get(USER).balance == 30 - get_settings().cost_video
 
 
-def test_a_gemini_safety_block_is_refunded_once(person, providers, telegram, jobs) -> None:
+def test_a_gemini_safety_block_is_refunded_once(
+    person, providers, telegram, jobs, order_image, only_job
+) -> None:
     gemini, _ = providers
     gemini.block_next("image")
     order_image(person, "a harmless looking prompt")
@@ -93,9 +89,11 @@ def test_a_gemini_safety_block_is_refunded_once(person, providers, telegram, job
     assert audit() == []
 
 
-def test_every_gemini_key_over_quota_falls_back_to_openai(person, providers, jobs) -> None:
+def test_every_gemini_key_over_quota_falls_back_to_openai(
+    person, providers, jobs, order_image, only_job, gemini_keys
+) -> None:
     gemini, openai = providers
-    for key in GEMINI_KEYS:
+    for key in gemini_keys:
         gemini.over_quota(key)
     order_image(person, "a lighthouse")
 
@@ -104,8 +102,6 @@ def test_every_gemini_key_over_quota_falls_back_to_openai(person, providers, job
     job = only_job(USER)
     assert job.status == "succeeded" and job.provider.startswith("openai")
     assert len(openai.requests_to("/images/generations")) == 1
-    for key in GEMINI_KEYS:
-        gemini.over_quota(key, on=False)
 
 
 def test_a_moderation_flag_stops_the_prompt_before_any_charge(person, providers) -> None:

@@ -18,7 +18,6 @@ import pytest
 
 from genbot.resources import QueueSpec
 from genbot_local.sqs_driver import SqsDriver, queue_arn
-from tests.helpers import load_event
 
 
 class Queues:
@@ -81,7 +80,7 @@ def queues(moto_endpoint: str) -> Queues:
     return Queues(moto_endpoint)
 
 
-def test_the_event_has_lambdas_record_shape(queues: Queues) -> None:
+def test_the_event_has_lambdas_record_shape(queues: Queues, load_event) -> None:
     function = Recorder()
     driver = SqsDriver(queues.url, function, client=queues.sqs, batch_size=5, wait_seconds=1)
     queues.send(
@@ -136,10 +135,18 @@ def test_a_function_error_fails_the_whole_batch(queues: Queues) -> None:
         calls.append(len(event["Records"]))
         raise RuntimeError("crash")
 
-    driver = SqsDriver(queues.url, broken, client=queues.sqs, batch_size=10, wait_seconds=1)
+    lines: list[dict[str, Any]] = []
+    driver = SqsDriver(
+        queues.url,
+        broken,
+        client=queues.sqs,
+        batch_size=10,
+        wait_seconds=1,
+        on_invocation=lambda **fields: lines.append(fields),
+    )
     poll_until(driver, lambda: sum(calls) >= 2)
-    outcome = driver.poll_once(wait_seconds=0)
-    assert outcome is None or outcome.error is not None
+    assert [line["outcome"] for line in lines] == ["error"] * len(calls)
+    assert all(isinstance(line["error"], RuntimeError) for line in lines)
     assert queues.depth() == 2  # nothing deleted
 
 

@@ -24,11 +24,6 @@ from genbot.providers.catalog import Catalog
 from genbot.providers.keypool import KeyPool, KeyUsage, fingerprint
 from genbot.providers.router import ProviderRouter
 from genbot_local.ai_standins import GeminiStandIn, OpenAIStandIn
-from tests.functional.conftest_providers import GEMINI_KEYS, provider_settings
-
-pytest_plugins = ["tests.functional.conftest_providers"]
-
-KEY_A, KEY_B = GEMINI_KEYS
 
 
 def photo() -> bytes:
@@ -61,7 +56,9 @@ def poll(settings: Settings, pending: Pending, pool: KeyPool | None = None) -> M
     return asyncio.run(go())
 
 
-def test_text_to_image_returns_the_png_gemini_sent(gemini_api: GeminiStandIn, pool_tables) -> None:
+def test_text_to_image_returns_the_png_gemini_sent(
+    gemini_api: GeminiStandIn, pool_tables, provider_settings, gemini_keys
+) -> None:
     result = generate(provider_settings(gemini_api), GenerationRequest("image", "standard", "a red fox"))
 
     assert isinstance(result, MediaResult)
@@ -69,13 +66,13 @@ def test_text_to_image_returns_the_png_gemini_sent(gemini_api: GeminiStandIn, po
     assert Image.open(io.BytesIO(result.data)).format == "PNG"
     (call,) = gemini_api.requests_to(":generateContent")
     assert call.path == "/v1beta/models/gemini-2.5-flash-image:generateContent"
-    assert call.key in GEMINI_KEYS and "x-goog-api-key" in call.headers
+    assert call.key in gemini_keys and "x-goog-api-key" in call.headers
     assert call.json["contents"][0]["parts"][-1]["text"] == "a red fox"
     assert "IMAGE" in call.json["generationConfig"]["responseModalities"]
 
 
 def test_edit_sends_the_photo_inline_and_pro_uses_the_pro_model(
-    gemini_api: GeminiStandIn, pool_tables
+    gemini_api: GeminiStandIn, pool_tables, provider_settings
 ) -> None:
     source = photo()
     req = GenerationRequest("edit", "pro", "oil painting", image=source, image_mime="image/jpeg")
@@ -90,7 +87,9 @@ def test_edit_sends_the_photo_inline_and_pro_uses_the_pro_model(
     assert parts[-1]["text"] == "oil painting"
 
 
-def test_describe_answers_text_in_the_users_language(gemini_api: GeminiStandIn, pool_tables) -> None:
+def test_describe_answers_text_in_the_users_language(
+    gemini_api: GeminiStandIn, pool_tables, provider_settings
+) -> None:
     req = GenerationRequest("describe", "standard", "", image=photo(), image_mime="image/jpeg", language="ru")
     result = generate(provider_settings(gemini_api), req)
 
@@ -99,7 +98,9 @@ def test_describe_answers_text_in_the_users_language(gemini_api: GeminiStandIn, 
     assert call.path.endswith("/gemini-2.5-flash:generateContent") and "Russian" in str(call.json)
 
 
-def test_video_is_polled_on_the_same_key_and_downloaded(gemini_api: GeminiStandIn, pool_tables) -> None:
+def test_video_is_polled_on_the_same_key_and_downloaded(
+    gemini_api: GeminiStandIn, pool_tables, provider_settings, gemini_keys
+) -> None:
     settings = provider_settings(gemini_api)
     source = photo()
     outcome = generate(
@@ -107,7 +108,7 @@ def test_video_is_polled_on_the_same_key_and_downloaded(gemini_api: GeminiStandI
     )
     assert isinstance(outcome, Pending) and outcome.provider == "gemini"
     assert outcome.model == "veo-3.0-fast-generate-001" and "|" not in outcome.operation
-    assert outcome.key_id in {fingerprint(k) for k in GEMINI_KEYS}
+    assert outcome.key_id in {fingerprint(k) for k in gemini_keys}
 
     polls = 0
     while isinstance(outcome, Pending):
@@ -127,7 +128,7 @@ def test_video_is_polled_on_the_same_key_and_downloaded(gemini_api: GeminiStandI
     assert media.key is None and "x-goog-api-key" not in media.headers  # not sent to another host
 
 
-def test_a_veo_rai_filter_is_a_refusal(gemini_api: GeminiStandIn, pool_tables) -> None:
+def test_a_veo_rai_filter_is_a_refusal(gemini_api: GeminiStandIn, pool_tables, provider_settings) -> None:
     settings = provider_settings(gemini_api)
     gemini_api.video_polls = 1
     gemini_api.filter_next_video()
@@ -144,7 +145,12 @@ def test_a_veo_rai_filter_is_a_refusal(gemini_api: GeminiStandIn, pool_tables) -
     ("how", "reason"), [("prompt", "prompt_blocked"), ("image", "safety"), ("no_image", "no_image")]
 )
 def test_gemini_safety_answers_are_refusals_and_no_other_provider_is_asked(
-    gemini_api: GeminiStandIn, openai_api: OpenAIStandIn, pool_tables, how: str, reason: str
+    gemini_api: GeminiStandIn,
+    openai_api: OpenAIStandIn,
+    pool_tables,
+    how: str,
+    reason: str,
+    provider_settings,
 ) -> None:
     gemini_api.block_next(how)
     with pytest.raises(RefusedError) as caught:
@@ -156,43 +162,45 @@ def test_gemini_safety_answers_are_refusals_and_no_other_provider_is_asked(
 
 
 def test_429_on_key_a_cools_it_in_dynamodb_and_key_b_serves(
-    gemini_api: GeminiStandIn, pool_tables, monkeypatch: pytest.MonkeyPatch
+    gemini_api: GeminiStandIn, pool_tables, monkeypatch: pytest.MonkeyPatch, provider_settings, gemini_keys
 ) -> None:
     monkeypatch.setattr("genbot.providers.keypool.random.randrange", lambda n: 0)  # key A first
     settings = provider_settings(gemini_api)
     pool = KeyPool(settings)
-    gemini_api.fail_next(429, key=KEY_A, retry_delay="42s")
+    gemini_api.fail_next(429, key=gemini_keys[0], retry_delay="42s")
 
     result = generate(settings, GenerationRequest("image", "standard", "a fox"), pool)
 
     assert isinstance(result, MediaResult) and result.provider == "gemini"
-    assert [r.key for r in gemini_api.requests_to(":generateContent")] == [KEY_A, KEY_B]
-    state = KeyUsage.get(KeyPool.item_key("gemini", fingerprint(KEY_A), pool._day()))
+    assert [r.key for r in gemini_api.requests_to(":generateContent")] == [gemini_keys[0], gemini_keys[1]]
+    state = KeyUsage.get(KeyPool.item_key("gemini", fingerprint(gemini_keys[0]), pool._day()))
     assert state.cooldown_until >= time.time() + 40  # the server's RetryInfo, not our default
     assert (state.used, state.strikes) == (1, 1)
-    assert KEY_A not in json.dumps(state.to_simple_dict())  # only the fingerprint is stored
+    assert gemini_keys[0] not in json.dumps(state.to_simple_dict())  # only the fingerprint is stored
 
 
-def test_429_cools_the_key_for_every_lambda(gemini_api: GeminiStandIn, pool_tables, monkeypatch) -> None:
+def test_429_cools_the_key_for_every_lambda(
+    gemini_api: GeminiStandIn, pool_tables, monkeypatch, provider_settings, gemini_keys
+) -> None:
     from genbot.providers import keypool
 
     monkeypatch.setattr(keypool.random, "randrange", lambda n: 0)  # every router starts at key A
     settings = provider_settings(gemini_api)
-    gemini_api.over_quota(KEY_A)
+    gemini_api.over_quota(gemini_keys[0])
     results = [generate(settings, GenerationRequest("image", "standard", f"fox {i}")) for i in range(4)]
 
     assert all(isinstance(r, MediaResult) for r in results)
     keys = [r.key for r in gemini_api.requests_to(":generateContent")]
-    assert keys.count(KEY_A) == 1, keys  # after one 429 no other router (a fresh pool each) tries A
-    assert keys.count(KEY_B) == 4
-    state = KeyUsage.get(KeyPool.item_key("gemini", fingerprint(KEY_A), KeyPool(settings)._day()))
+    assert keys.count(gemini_keys[0]) == 1, keys  # after one 429 no other router (a fresh pool each) tries A
+    assert keys.count(gemini_keys[1]) == 4
+    state = KeyUsage.get(KeyPool.item_key("gemini", fingerprint(gemini_keys[0]), KeyPool(settings)._day()))
     assert state.strikes == 1 and state.cooldown_until
 
 
 def test_when_every_gemini_key_is_exhausted_openai_serves(
-    gemini_api: GeminiStandIn, openai_api: OpenAIStandIn, pool_tables
+    gemini_api: GeminiStandIn, openai_api: OpenAIStandIn, pool_tables, provider_settings, gemini_keys
 ) -> None:
-    for key in GEMINI_KEYS:
+    for key in gemini_keys:
         gemini_api.over_quota(key)
     result = generate(
         provider_settings(gemini_api, openai_api), GenerationRequest("image", "standard", "a fox")
@@ -202,21 +210,28 @@ def test_when_every_gemini_key_is_exhausted_openai_serves(
         "openai",
         "gpt-image-1-mini",
     )
-    assert sorted(r.key for r in gemini_api.requests_to(":generateContent")) == sorted(GEMINI_KEYS)
+    assert sorted(r.key for r in gemini_api.requests_to(":generateContent")) == sorted(gemini_keys)
     assert len(openai_api.requests_to("/images/generations")) == 1
 
 
 def test_exhausted_everywhere_is_an_exhausted_error_with_a_retry_time(
-    gemini_api: GeminiStandIn, pool_tables
+    gemini_api: GeminiStandIn, pool_tables, provider_settings, gemini_keys
 ) -> None:
-    for key in GEMINI_KEYS:
+    settings = provider_settings(gemini_api)
+    for key in gemini_keys:
         gemini_api.over_quota(key)
-    with pytest.raises(ExhaustedError) as caught:
-        generate(provider_settings(gemini_api), GenerationRequest("image", "standard", "a fox"))
-    assert caught.value.retry_after is None or caught.value.retry_after > 0
+    with pytest.raises(ExhaustedError):  # each key answers 429 (retryDelay 30s) and cools down
+        generate(settings, GenerationRequest("image", "standard", "a fox"))
+    tried = len(gemini_api.requests)
+
+    with pytest.raises(ExhaustedError) as caught:  # the next job: every key is known to be cooling
+        generate(settings, GenerationRequest("image", "standard", "a fox"))
+
+    assert caught.value.retry_after == pytest.approx(30, abs=5)
+    assert len(gemini_api.requests) == tried  # no key was tried again
 
 
-def test_a_500_is_transient(gemini_api: GeminiStandIn, pool_tables) -> None:
+def test_a_500_is_transient(gemini_api: GeminiStandIn, pool_tables, provider_settings) -> None:
     gemini_api.fail_next(500)
     with pytest.raises(TransientError) as caught:
         generate(provider_settings(gemini_api), GenerationRequest("image", "standard", "a fox"))
@@ -225,7 +240,7 @@ def test_a_500_is_transient(gemini_api: GeminiStandIn, pool_tables) -> None:
 
 
 def test_a_500_falls_back_to_the_next_provider(
-    gemini_api: GeminiStandIn, openai_api: OpenAIStandIn, pool_tables
+    gemini_api: GeminiStandIn, openai_api: OpenAIStandIn, pool_tables, provider_settings
 ) -> None:
     gemini_api.fail_next(503)
     req = GenerationRequest("describe", "standard", "", image=photo(), image_mime="image/jpeg", language="en")
@@ -234,7 +249,7 @@ def test_a_500_falls_back_to_the_next_provider(
 
 
 def test_an_operator_catalog_in_the_settings_table_reorders_providers(
-    gemini_api: GeminiStandIn, openai_api: OpenAIStandIn, pool_tables
+    gemini_api: GeminiStandIn, openai_api: OpenAIStandIn, pool_tables, provider_settings
 ) -> None:
     from genbot.store.models import SettingItem
 

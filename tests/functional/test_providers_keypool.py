@@ -11,8 +11,6 @@ from genbot.config import Settings
 from genbot.providers.base import ExhaustedError
 from genbot.providers.keypool import KeyPool, KeyUsage, fingerprint
 
-pytest_plugins = ["tests.functional.conftest_providers"]
-
 
 def count_dynamodb_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Record every DynamoDB operation PynamoDB sends."""

@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
+import aiohttp
 import boto3
 import pytest
 
 from genbot.store.models import IdempotencyRecord, LedgerEntry, User
-from tests.helpers import deliver, reply_body, telegram_update
+from genbot_local.simulate import reply_body
 
 pytestmark = pytest.mark.usefixtures("aws")
 
 ANNA = 555000111
 
 
-def start(user_id: int = ANNA, text: str = "/start", language: str = "ru") -> dict:
-    update = telegram_update("message_start", user_id=user_id, text=text)
-    update["message"]["from"]["language_code"] = language
-    return deliver(update)
+@pytest.fixture
+def start(deliver, telegram_update):
+    """``start(user_id=ANNA, text="/start", language="ru")``: a /start delivered; the response."""
+
+    def send(user_id: int = ANNA, text: str = "/start", language: str = "ru") -> dict:
+        update = telegram_update("message_start", user_id=user_id, text=text)
+        update["message"]["from"]["language_code"] = language
+        return deliver(update)
+
+    return send
 
 
 def sent_texts(telegram, chat_id: int) -> list[str]:
@@ -29,7 +37,9 @@ def sent_texts(telegram, chat_id: int) -> list[str]:
 
 
 @pytest.mark.parametrize("secret", ["wrong-secret", "", None])
-def test_a_forged_delivery_gets_401_and_nothing_is_read_or_written(telegram, secret) -> None:
+def test_a_forged_delivery_gets_401_and_nothing_is_read_or_written(
+    telegram, secret, deliver, telegram_update
+) -> None:
     response = deliver(telegram_update("message_start", user_id=ANNA), secret=secret)
 
     assert response["statusCode"] == 401
@@ -39,7 +49,7 @@ def test_a_forged_delivery_gets_401_and_nothing_is_read_or_written(telegram, sec
 
 
 @pytest.mark.parametrize("body", ["{not json", "[1, 2]", '{"message": {}}', ""])
-def test_a_malformed_body_gets_400(telegram, body) -> None:
+def test_a_malformed_body_gets_400(telegram, body, deliver) -> None:
     response = deliver(body)
 
     assert response["statusCode"] == 400
@@ -49,7 +59,9 @@ def test_a_malformed_body_gets_400(telegram, body) -> None:
 # --- /start, registration, referrals -----------------------------------------------------
 
 
-def test_start_registers_once_with_welcome_credits_and_the_menu_in_the_users_language(telegram) -> None:
+def test_start_registers_once_with_welcome_credits_and_the_menu_in_the_users_language(
+    telegram, start
+) -> None:
     response = start()
 
     body = reply_body(response)
@@ -68,14 +80,14 @@ def test_start_registers_once_with_welcome_credits_and_the_menu_in_the_users_lan
     assert len(list(LedgerEntry.query(ANNA))) == 1
 
 
-def test_start_speaks_english_to_an_english_client(telegram) -> None:
+def test_start_speaks_english_to_an_english_client(telegram, start) -> None:
     body = reply_body(start(user_id=777, language="en-GB"))
 
     assert body["text"].startswith("Hi, ")
     assert User.get(777).language == "en"
 
 
-def test_a_referral_rewards_the_referrer_once_and_never_yourself(telegram) -> None:
+def test_a_referral_rewards_the_referrer_once_and_never_yourself(telegram, start) -> None:
     start(user_id=1001)
     telegram.clear_calls()
 
@@ -96,7 +108,7 @@ def test_a_referral_rewards_the_referrer_once_and_never_yourself(telegram) -> No
 # --- balance, help, language, bonuses, fallback ------------------------------------------
 
 
-def test_balance_shows_credits_and_recent_ledger_entries(telegram) -> None:
+def test_balance_shows_credits_and_recent_ledger_entries(telegram, deliver, telegram_update, start) -> None:
     start()
 
     body = reply_body(deliver(telegram_update("message_text", user_id=ANNA, text="/balance")))
@@ -105,13 +117,13 @@ def test_balance_shows_credits_and_recent_ledger_entries(telegram) -> None:
     assert "+3 · приветственный подарок" in body["text"]
 
 
-def test_the_balance_button_works_in_either_language(telegram) -> None:
+def test_the_balance_button_works_in_either_language(telegram, deliver, telegram_update, start) -> None:
     start()
     body = reply_body(deliver(telegram_update("message_text", user_id=ANNA, text="💰 Balance")))
     assert "Баланс: 3 кредита" in body["text"]
 
 
-def test_language_switch_to_english_relabels_the_menu(telegram) -> None:
+def test_language_switch_to_english_relabels_the_menu(telegram, deliver, telegram_update, start) -> None:
     start()
 
     deliver(telegram_update("callback_query", user_id=ANNA, data="lang:en"))
@@ -125,7 +137,7 @@ def test_language_switch_to_english_relabels_the_menu(telegram) -> None:
     assert "What I can do" in help_body["text"]
 
 
-def test_daily_bonus_is_granted_once_a_day(telegram) -> None:
+def test_daily_bonus_is_granted_once_a_day(telegram, deliver, telegram_update, start) -> None:
     start()
     shown = reply_body(deliver(telegram_update("message_text", user_id=ANNA, text="🎁 Бонусы")))
     assert "https://t.me/genbot_local_bot?start=ref_555000111" in shown["text"]
@@ -142,7 +154,9 @@ def test_daily_bonus_is_granted_once_a_day(telegram) -> None:
     assert [e.kind for e in LedgerEntry.query(ANNA)].count("daily") == 1
 
 
-def test_unknown_text_and_unknown_buttons_get_a_helpful_answer(telegram) -> None:
+def test_unknown_text_and_unknown_buttons_get_a_helpful_answer(
+    telegram, deliver, telegram_update, start
+) -> None:
     start()
 
     text = reply_body(deliver(telegram_update("message_text", user_id=ANNA, text="x" * 5000)))
@@ -152,7 +166,7 @@ def test_unknown_text_and_unknown_buttons_get_a_helpful_answer(telegram) -> None
     assert button["method"] == "answerCallbackQuery" and "кнопка" in button["text"]
 
 
-def test_edited_messages_are_accepted_and_ignored(telegram) -> None:
+def test_edited_messages_are_accepted_and_ignored(telegram, deliver, telegram_update, start) -> None:
     start()
     telegram.clear_calls()
 
@@ -162,7 +176,7 @@ def test_edited_messages_are_accepted_and_ignored(telegram) -> None:
     assert telegram.calls == []
 
 
-def test_blocking_the_bot_is_remembered(telegram) -> None:
+def test_blocking_the_bot_is_remembered(telegram, deliver, telegram_update, start) -> None:
     start()
 
     deliver(telegram_update("my_chat_member", user_id=ANNA))
@@ -170,7 +184,7 @@ def test_blocking_the_bot_is_remembered(telegram) -> None:
     assert User.get(ANNA).blocked is True
 
 
-def test_pre_checkout_is_answered_at_once(telegram) -> None:
+def test_pre_checkout_is_answered_at_once(telegram, deliver, telegram_update) -> None:
     body = reply_body(deliver(telegram_update("pre_checkout_query", user_id=ANNA)))
 
     assert body["method"] == "answerPreCheckoutQuery" and body["ok"] is False
@@ -180,7 +194,9 @@ def test_pre_checkout_is_answered_at_once(telegram) -> None:
 # --- failures and redelivery -------------------------------------------------------------
 
 
-def test_an_unexpected_error_is_logged_and_apologised_for_without_a_retry(telegram, aws) -> None:
+def test_an_unexpected_error_is_logged_and_apologised_for_without_a_retry(
+    telegram, aws, deliver, telegram_update, start
+) -> None:
     start()
     boto3.client("dynamodb").delete_table(TableName=aws["LEDGER_TABLE"])
 
@@ -190,7 +206,7 @@ def test_an_unexpected_error_is_logged_and_apologised_for_without_a_retry(telegr
     assert "что-то пошло не так" in reply_body(response)["text"]
 
 
-def test_the_same_update_delivered_five_times_has_one_effect(telegram) -> None:
+def test_the_same_update_delivered_five_times_has_one_effect(telegram, deliver, telegram_update) -> None:
     update = telegram_update("message_start", user_id=ANNA)
 
     responses = [deliver(update) for _ in range(5)]
@@ -201,7 +217,7 @@ def test_the_same_update_delivered_five_times_has_one_effect(telegram) -> None:
     assert User.get(ANNA).balance == 3
 
 
-def test_the_same_update_delivered_concurrently_has_one_effect(telegram) -> None:
+def test_the_same_update_delivered_concurrently_has_one_effect(telegram, deliver, telegram_update) -> None:
     update = telegram_update("message_start", user_id=ANNA)
 
     with ThreadPoolExecutor(max_workers=5) as pool:
@@ -213,9 +229,26 @@ def test_the_same_update_delivered_concurrently_has_one_effect(telegram) -> None
     assert len(list(LedgerEntry.query(ANNA))) == 1
 
 
-def test_warm_invocations_in_a_row_reuse_the_bot_session(telegram) -> None:
+def test_warm_invocations_in_a_row_reuse_the_bot_session(
+    telegram, deliver, telegram_update, start, monkeypatch
+) -> None:
     start()
+    opened: list[aiohttp.ClientSession] = []
+    original = aiohttp.ClientSession.__init__
 
-    for _ in range(3):  # each one calls getMe/sendMessage over the same aiohttp session
-        body = reply_body(deliver(telegram_update("message_text", user_id=ANNA, text="🎁 Бонусы")))
-        assert "ref_555000111" in body["text"]
+    def counting(self: aiohttp.ClientSession, *args: Any, **kwargs: Any) -> None:
+        opened.append(self)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(aiohttp.ClientSession, "__init__", counting)
+    telegram.clear_calls()
+
+    # the menu is sent by the bot itself (it needs the message id), over its session
+    replies = [
+        reply_body(deliver(telegram_update("message_text", user_id=ANNA, text="🎨 Создать")))
+        for _ in range(3)
+    ]
+
+    assert "sendMessage" not in [r.get("method") for r in replies]
+    assert len(telegram.calls_for("sendMessage")) == 3
+    assert len(opened) <= 1, "each warm invocation must reuse the Bot's aiohttp session"

@@ -32,10 +32,10 @@ def test_lists_and_packs_are_parsed_from_their_env_forms(monkeypatch) -> None:
 def test_a_malformed_value_fails_with_the_variable_named(monkeypatch, name, value) -> None:
     monkeypatch.setenv(name, value)
 
-    with pytest.raises((ConfigError, ValueError)) as failure:
+    with pytest.raises(ConfigError) as failure:
         get_settings()
 
-    assert name in str(failure.value).upper() or "invalid literal" in str(failure.value)
+    assert f"{name}: " in str(failure.value)
 
 
 def test_secrets_come_from_the_secret_when_the_environment_lacks_them(monkeypatch, aws) -> None:
