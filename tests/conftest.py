@@ -13,9 +13,12 @@ other test module.
 
 from __future__ import annotations
 
+import json
 import os
+import threading
 import urllib.request
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -187,3 +190,67 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+# --- a scripted "real Telegram" for the getUpdates poller --------------------------------------
+
+
+FAKE_TELEGRAM_TOKEN = "123456:ABCDEFsecret"
+FAKE_WEBHOOK_CONFLICT = (
+    "Conflict: can't use getUpdates method while webhook is active; "
+    "use deleteWebhook to delete the webhook first"
+)
+
+
+class FakeTelegram:
+    """A few-line HTTP server playing the real Telegram for getUpdates, with its exact error bodies."""
+
+    TOKEN = FAKE_TELEGRAM_TOKEN
+    WEBHOOK_CONFLICT = FAKE_WEBHOOK_CONFLICT
+
+    def __init__(self) -> None:
+        self.updates: list[dict[str, Any]] = []
+        self.requests: list[tuple[str, dict[str, Any]]] = []
+        self.error: tuple[int, str] | None = None
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                method = self.path.rsplit("/", 1)[-1]
+                params = json.loads(self.rfile.read(int(self.headers["Content-Length"] or 0)) or b"{}")
+                fake.requests.append((method, params))
+                status, payload = fake.answer(self.path, method, params)
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def answer(self, path: str, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if f"/bot{self.TOKEN}/" not in path:
+            return 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
+        if self.error:
+            code, text = self.error
+            return code, {"ok": False, "error_code": code, "description": text}
+        if method == "getMe":
+            return 200, {"ok": True, "result": {"id": 123456, "is_bot": True, "username": "real_bot"}}
+        offset = params.get("offset", 0)
+        found = [u for u in self.updates if u["update_id"] >= offset]
+        if not found and params.get("timeout"):
+            threading.Event().wait(min(0.3, params["timeout"]))  # a (short) long poll
+        return 200, {"ok": True, "result": found}
+
+
+@pytest.fixture
+def fake_telegram() -> Iterator[FakeTelegram]:
+    fake = FakeTelegram()
+    yield fake
+    fake.server.shutdown()

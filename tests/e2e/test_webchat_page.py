@@ -32,17 +32,17 @@ from aiogram.types import (
 from PIL import Image
 
 from genbot_local.botapi import BotApiStandIn, FloodLimits
-from tests.e2e.browser import ARTIFACTS, CHROMIUM, launch
 
 pytestmark = pytest.mark.e2e
+ARTIFACTS_DIR = Path(__file__).parent / "artifacts"  # screenshots, looked at (not committed)
 
-if not CHROMIUM.exists() and not os.environ.get("CI"):
+if not Path("/usr/bin/chromium").exists() and not os.environ.get("CI"):
     pytest.skip(
         "Chromium is not installed at /usr/bin/chromium (apt-get install chromium); in CI this fails",
         allow_module_level=True,
     )
 
-from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Page, expect  # noqa: E402
 
 TOKEN = "123456:TEST-webchat"
 
@@ -144,14 +144,9 @@ def server() -> Iterator[BotApiStandIn]:
 
 
 @pytest.fixture
-def page() -> Iterator[Page]:
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        try:
-            context = browser.new_context(viewport={"width": 1100, "height": 820}, locale="ru-RU")
-            yield context.new_page()
-        finally:
-            browser.close()
+def page(chromium: Any, artifacts: Path) -> Page:
+    context = chromium.new_context(viewport={"width": 1100, "height": 820}, locale="ru-RU")
+    return context.new_page()
 
 
 def test_a_person_chats_with_the_bot_in_the_browser(server: BotApiStandIn, page: Page) -> None:
@@ -179,8 +174,7 @@ def test_a_person_chats_with_the_bot_in_the_browser(server: BotApiStandIn, page:
     assert question.locator(".text em b").count() == 0
     expect(page.locator("#reply-keyboard button", has_text="Помощь")).to_be_visible()
 
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "webchat-buttons.png"))
+    page.screenshot(path=str(ARTIFACTS_DIR / "webchat-buttons.png"))
     question.locator(".inline-kb button", has_text="Да").click()
     expect(page.locator(".toast", has_text="Выбрано: Да")).to_be_visible(timeout=10_000)
     expect(question.locator(".text")).to_have_text("Вы выбрали: Да")
@@ -191,8 +185,7 @@ def test_a_person_chats_with_the_bot_in_the_browser(server: BotApiStandIn, page:
     page.locator("#reply-keyboard button", has_text="Помощь").click()
     expect(page.locator(".row.in .text code")).to_have_text("/start", timeout=10_000)
 
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "webchat.png"))
+    page.screenshot(path=str(ARTIFACTS_DIR / "webchat.png"))
     assert not tiny_bot.errors
 
     calls = {c.method for c in server.calls if c.ok}
@@ -244,8 +237,7 @@ def test_an_invoice_is_paid_from_the_page(server: BotApiStandIn, page: Page) -> 
 
     expect(page.locator(".service")).to_have_text("You paid 100 ★", timeout=10_000)
     expect(page.locator(".row.in .text", has_text="Спасибо!")).to_be_visible(timeout=10_000)
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "webchat-invoice.png"))
+    page.screenshot(path=str(ARTIFACTS_DIR / "webchat-invoice.png"))
     assert not tiny_bot.errors
     (pre_checkout,) = server.calls_for("answerPreCheckoutQuery")
     assert pre_checkout.params["ok"] is True
@@ -344,13 +336,13 @@ def test_links_in_text_are_clickable_and_safe(server: BotApiStandIn, page: Page)
     )
 
 
-def test_message_times_are_the_bots_clock_not_the_browsers() -> None:
+def test_message_times_are_the_bots_clock_not_the_browsers(chromium: Any) -> None:
     """The bot writes ledger times as dd.mm HH:MM in its TIMEZONE; the bubbles use the same clock."""
     with BotApiStandIn(token=TOKEN, timezone="Europe/Moscow") as server:
-        show_a_message_at_a_known_time(server)
+        show_a_message_at_a_known_time(server, chromium)
 
 
-def show_a_message_at_a_known_time(server: BotApiStandIn) -> None:
+def show_a_message_at_a_known_time(server: BotApiStandIn, chromium: Any) -> None:
     at = 1_700_000_000  # 2023-11-14 22:13:20 UTC = 01:13 in Moscow, 17:13 in New York
     server.inject_update(
         {
@@ -363,15 +355,10 @@ def show_a_message_at_a_known_time(server: BotApiStandIn) -> None:
             }
         }
     )
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        try:
-            context = browser.new_context(locale="en-US", timezone_id="America/New_York")
-            page = context.new_page()
-            page.goto(f"{server.base_url}/")
-            meta = page.locator(".row.out .meta")
-            expect(meta).to_have_text("01:13")
-            assert "Europe/Moscow" in (meta.get_attribute("title") or "")
-            assert "15.11" in (meta.get_attribute("title") or "")
-        finally:
-            browser.close()
+    context = chromium.new_context(locale="en-US", timezone_id="America/New_York")
+    page = context.new_page()
+    page.goto(f"{server.base_url}/")
+    meta = page.locator(".row.out .meta")
+    expect(meta).to_have_text("01:13")
+    assert "Europe/Moscow" in (meta.get_attribute("title") or "")
+    assert "15.11" in (meta.get_attribute("title") or "")

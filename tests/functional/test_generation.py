@@ -188,7 +188,7 @@ def test_redelivered_message_and_a_crash_after_the_provider_call_send_one_result
     assert audit() == []
 
 
-def test_a_user_who_blocked_the_bot_is_marked_and_the_result_kept(
+def test_a_user_who_blocked_the_bot_is_marked_refunded_once_and_the_result_kept(
     user, telegram, jobs, aws, order_image, only_job
 ) -> None:
     order_image(user, "a quiet harbour")
@@ -200,7 +200,9 @@ def test_a_user_who_blocked_the_bot_is_marked_and_the_result_kept(
 
     job = only_job(USER)
     assert User.get(USER).blocked is True
-    assert job.status == "succeeded"
+    # the chat is gone: paid for, never delivered, so refunded once (the result stays in S3)
+    assert (job.status, job.error_code) == ("failed", "chat_gone")
+    assert User.get(USER).balance == 30 and audit() == []
     assert [c.response["error_code"] for c in telegram.calls_for("sendPhoto")] == [403]
     assert boto3.client("s3").head_object(Bucket=aws["MEDIA_BUCKET"], Key=job.result_key)
     assert jobs.depth()["ApproximateNumberOfMessages"] == 0  # no retry loop against a 403

@@ -36,7 +36,6 @@ from genbot_local.stack import (
     add_arguments,
     require_module,
 )
-from tests.unit.test_local_poller import TOKEN, WEBHOOK_CONFLICT, FakeTelegram
 
 NIGHTLY = ScheduleSpec(
     name="nightly",
@@ -47,14 +46,10 @@ NIGHTLY = ScheduleSpec(
 )
 
 
-@pytest.fixture
-def fake_telegram() -> Iterator[FakeTelegram]:
-    fake = FakeTelegram()
-    yield fake
-    fake.server.shutdown()
+TOKEN = "123456:ABCDEFsecret"  # the fake Telegram's (tests/conftest.py: fake_telegram)
 
 
-def config(fake: FakeTelegram, moto_endpoint: str, tmp_path: Path, **changes: Any) -> StackConfig:
+def config(fake: Any, moto_endpoint: str, tmp_path: Path, **changes: Any) -> StackConfig:
     values: dict[str, Any] = {
         "port": free_port(),
         "api_port": 0,
@@ -169,7 +164,7 @@ def test_a_webhook_conflict_stops_the_start_with_advice(fake_telegram, aws, moto
 
     def conflict(path: str, method: str, params: dict) -> tuple[int, dict]:
         if method == "getUpdates":
-            return 409, {"ok": False, "error_code": 409, "description": WEBHOOK_CONFLICT}
+            return 409, {"ok": False, "error_code": 409, "description": fake_telegram.WEBHOOK_CONFLICT}
         return original(path, method, params)
 
     fake_telegram.answer = conflict  # type: ignore[method-assign]

@@ -6,6 +6,8 @@ import base64
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
@@ -13,7 +15,6 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from genbot.resources import FUNCTIONS, FunctionSpec
 from genbot_local.apigw import FrontDoor, Route, build_event, find_route, routes, to_http
 from genbot_local.poller import webhook_event
-from tests.helpers import load_event
 
 CABINET = {
     "cabinet_api": FunctionSpec(
@@ -43,7 +44,7 @@ def test_every_declared_route_is_served() -> None:
     assert Route("x", "ANY", "$default").match("GET", "/anything") == {}
 
 
-def test_the_event_has_the_shape_api_gateway_sends() -> None:
+def test_the_event_has_the_shape_api_gateway_sends(load_event: Callable[[str], dict[str, Any]]) -> None:
     reference = load_event("apigw_http_telegram.json")
     event = build_event(
         "POST /telegram",
