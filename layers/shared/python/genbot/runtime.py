@@ -41,6 +41,18 @@ def bot() -> Bot:
     return current
 
 
+def forget_bot() -> None:
+    """Drop this thread's Bot (SnapStart restore): the next update builds one, and its session.
+
+    Priming opens no HTTP session; if one was opened before the snapshot, its connections
+    are not valid in a restored copy, so it is closed, not reused.
+    """
+    current: Bot | None = getattr(_local, "bot", None)
+    _local.bot = _local.settings = None
+    if current is not None and getattr(current.session, "_session", None) is not None:
+        _close_later(current)
+
+
 def _close_later(old: Bot) -> None:
     """Close a replaced Bot's session on this thread's loop, from inside it or not."""
     try:

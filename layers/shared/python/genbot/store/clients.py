@@ -6,7 +6,6 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-import boto3
 from botocore.config import Config
 
 from genbot.config import get_settings
@@ -24,5 +23,7 @@ def client_config(read_timeout: float = 3) -> Config:
 @cache
 def client(service: str, read_timeout: float = 3) -> Any:
     """One client per service and process, in the settings' region."""
+    import boto3  # here, not at import: the webhook's cold start doesn't pay for it
+
     region = get_settings().aws_region
     return boto3.client(service, region_name=region, config=client_config(read_timeout))  # type: ignore[call-overload]

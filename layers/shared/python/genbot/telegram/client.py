@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from aiogram import Bot
@@ -13,19 +14,43 @@ from aiogram.methods import TelegramMethod
 
 from genbot.config import Settings
 
+DEFAULT_TIMEOUT = 20.0
+BOT_DEFAULTS = DefaultBotProperties(parse_mode=ParseMode.HTML)
 
-def make_bot(settings: Settings, timeout: float = 20.0) -> Bot:
+_prepared: dict[tuple[str, float], AiohttpSession] = {}
+_prepared_lock = threading.Lock()
+
+
+def _new_session(api_url: str, timeout: float) -> AiohttpSession:
+    return AiohttpSession(api=TelegramAPIServer.from_base(api_url), timeout=timeout)
+
+
+def prepare_session(api_url: str, timeout: float = DEFAULT_TIMEOUT) -> AiohttpSession:
+    """Build now the HTTP session the next ``make_bot`` for ``api_url`` will take.
+
+    aiogram's session loads the CA bundle into a TLS context when it is built (more CPU than
+    a warm update); SnapStart priming builds it before the snapshot. It opens nothing until
+    its Bot's first request, so a restored copy starts with no connection.
+    """
+    with _prepared_lock:
+        session = _prepared.get((api_url, timeout))
+        if session is None:
+            session = _prepared[(api_url, timeout)] = _new_session(api_url, timeout)
+        return session
+
+
+def make_bot(settings: Settings, timeout: float = DEFAULT_TIMEOUT) -> Bot:
     """A Bot whose session talks to ``settings.telegram_api_url`` (real or stand-in).
 
     The aiohttp session is created lazily on the first request, inside the running event
     loop, so building a Bot at import (before a SnapStart snapshot) opens no connection.
+    Takes the session ``prepare_session`` built for this URL, if any (each is used once).
     """
-    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url), timeout=timeout)
-    return Bot(
-        settings.bot_token,
-        session=session,
-        default=DefaultBotProperties(parse_mode=ParseMode.HTML),
-    )
+    with _prepared_lock:
+        session = _prepared.pop((settings.telegram_api_url, timeout), None)
+    if session is None:
+        session = _new_session(settings.telegram_api_url, timeout)
+    return Bot(settings.bot_token, session=session, default=BOT_DEFAULTS)
 
 
 def webhook_reply(bot: Bot, method: TelegramMethod[Any]) -> dict[str, Any] | None:
