@@ -11,7 +11,9 @@ This module lives in the local package: the Lambda layer never ships it, and the
 provider registry does not know it; the local stack registers it (``register()``).
 
 Test hooks: prompts with the word "refuse" or "unsafe" are refused (``RefusedError("safety")``);
-"flaky" fails once per prompt text with a ``TransientError`` (remembered in this process).
+"flaky" fails once per prompt text with a ``TransientError`` (remembered in this process);
+"garbage" returns bytes that are no picture (labelled image/png); "panorama" returns a
+3000x100 PNG, too thin for Telegram's photos (it must go as a document).
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ if TYPE_CHECKING:
 NAME = "fake"
 _REFUSE = re.compile(r"\b(refuse|unsafe)\b", re.IGNORECASE)
 _FLAKY = re.compile(r"\bflaky\b", re.IGNORECASE)
+_GARBAGE = re.compile(r"\bgarbage\b", re.IGNORECASE)
+_PANORAMA = re.compile(r"\bpanorama\b", re.IGNORECASE)
 _FONT_PATHS = (
     "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
@@ -246,6 +250,12 @@ class FakeProvider:
         self, req: GenerationRequest, model: str, key: str = "", options: dict[str, object] | None = None
     ) -> MediaResult | Pending:
         self._hooks(req.prompt)
+        if req.mode in ("image", "edit") and _GARBAGE.search(req.prompt):
+            return MediaResult(b"<html>upstream error</html>", "image/png", provider=NAME, model=model)
+        if req.mode in ("image", "edit") and _PANORAMA.search(req.prompt):
+            return MediaResult(
+                render_image(req.prompt, size=(3000, 100)), "image/png", provider=NAME, model=model
+            )
         if req.mode == "image":
             image = render_image(req.prompt, variant=req.variant)
             return MediaResult(image, "image/png", provider=NAME, model=model)

@@ -193,6 +193,7 @@ class ChatUser:
         self.webhook = webhook or Webhook(api_url=telegram.base_url)
         self.last: dict[str, Any] = {}
         self.last_message_id = 1
+        self.last_update: dict[str, Any] = {}
 
     def _deliver(self, update: dict[str, Any]) -> dict[str, Any]:
         """Deliver, then read what the user now sees: the bot's last message or alert.
@@ -200,6 +201,7 @@ class ChatUser:
         The bot answers in the webhook response or by calling the Bot API itself (when it
         needs the new message's id); the stand-in records both, in the order they happened.
         """
+        self.last_update = update
         before = len(self.telegram.calls)
         response = self.webhook.deliver(update)
         shown = [c for c in self.telegram.calls[before:] if c.method.lower() in self.SHOWN]
@@ -210,6 +212,10 @@ class ChatUser:
                 self.last_message_id = call.result["message_id"]
                 break
         return self.last
+
+    def redeliver(self) -> dict[str, Any]:
+        """Telegram delivers the last update again (it got no 2xx for it, or sends it twice)."""
+        return self._deliver(self.last_update)
 
     def send(self, text: str) -> dict[str, Any]:
         update = self.webhook.events.telegram_update("message_text", user_id=self.user_id, text=text)

@@ -65,6 +65,7 @@ class BotApiStandIn(BotApiMethods):
         self.timezone = _zone(timezone or os.environ.get("TIMEZONE") or DEFAULT_TIMEZONE)
         self._calls_changed = threading.Condition(self._lock)
         self._calls: list[RecordedCall] = []
+        self._scripted: dict[str, list[tuple[int, str, dict[str, Any] | None]]] = {}
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
         self._callback_thread: threading.Thread | None = None
@@ -164,10 +165,28 @@ class BotApiStandIn(BotApiMethods):
         with self._lock:
             return [c for c in self._calls if c.method.lower() == method.lower()]
 
+    def fail_next(
+        self, method: str, status: int, description: str, *, times: int = 1, retry_after: int | None = None
+    ) -> None:
+        """Answer the next ``times`` calls of ``method`` with this error (429s carry retry_after).
+
+        For tests of how the bot takes Telegram's refusals: a 400 the stand-in's own checks
+        wouldn't raise, a 401 for a revoked token, a 413, a 5xx.
+        """
+        parameters = {"retry_after": retry_after} if retry_after is not None else None
+        with self._lock:
+            self._scripted.setdefault(method.lower(), []).extend([(status, description, parameters)] * times)
+
+    def _scripted_failure(self, method: str) -> tuple[int, str, dict[str, Any] | None] | None:
+        with self._lock:
+            queued = self._scripted.get(method.lower())
+            return queued.pop(0) if queued else None
+
     def clear_calls(self) -> None:
-        """A fresh record for the next test: forget the calls and refill the flood-control buckets."""
+        """A fresh record for the next test: forget the calls and scripted failures, refill the buckets."""
         with self._lock:
             self._calls.clear()
+            self._scripted.clear()
             self._global_bucket = None
             for chat in self._chats.values():
                 chat.bucket = None
@@ -251,6 +270,9 @@ class BotApiStandIn(BotApiMethods):
             if entry is None:
                 raise ApiError(404, "Not Found")
             canonical, handler = entry
+            scripted = self._scripted_failure(canonical)
+            if scripted is not None:
+                raise ApiError(*scripted)
             params["__uploads__"] = uploads
             try:
                 result = await handler(params, files)

@@ -9,6 +9,7 @@ under another test's feet.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 from collections.abc import Callable, Iterator
@@ -16,6 +17,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from PIL import Image
 
 from genbot.config import Settings
@@ -57,6 +59,7 @@ class JobsQueue:
             wait_seconds=0,
         )
         self.failures: list[dict[str, Any]] = []  # every message a function reported failed
+        self.received: list[dict[str, Any]] = []  # every message handed to a function
 
     def _driver(self, dead: bool) -> SqsDriver:
         return self.dlq_driver if dead else self.driver
@@ -66,6 +69,7 @@ class JobsQueue:
         return self._driver(dead).receive()
 
     def _process(self, driver: SqsDriver, messages: list[dict[str, Any]]) -> BatchOutcome:
+        self.received += messages
         outcome = driver.process(messages)
         if outcome.error is not None:
             raise outcome.error
@@ -97,6 +101,13 @@ class JobsQueue:
         self.sqs.change_message_visibility(
             QueueUrl=self._driver(dead).queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
         )
+
+    def make_all_visible(self) -> None:
+        """Every message a function received and didn't finish (it died) is visible again."""
+        for message in self.received:
+            for dead in (False, True):
+                with contextlib.suppress(self.sqs.exceptions.ReceiptHandleIsInvalid, ClientError):
+                    self.fast_forward(message, dead=dead)
 
     def drain(self, limit: int = 30) -> int:
         """Run until the queue is empty (at most ``limit`` batches); returns the messages processed."""
@@ -241,3 +252,28 @@ def provider_settings(gemini_keys: tuple[str, str], openai_keys: tuple[str, str]
         return Settings(**(values | extra))
 
     return make
+
+
+# --- the chaos suite's table ---------------------------------------------------------------------
+
+CHAOS_ROWS: list[tuple[int, str, str]] = []
+
+
+@pytest.fixture
+def chaos_table() -> list[tuple[int, str, str]]:
+    """Rows (kill point, the call that died, outcome) printed at the end of the run."""
+    return CHAOS_ROWS
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not CHAOS_ROWS:
+        return
+    terminalreporter.section("chaos: an invocation killed at call N of one generation")
+    terminalreporter.write_line(f"{'N':>3}  {'killed at':<40} outcome")
+    for n, killed, outcome in CHAOS_ROWS:
+        terminalreporter.write_line(f"{n:>3}  {killed:<40} {outcome}")
+    outcomes = [o for *_, o in CHAOS_ROWS]
+    terminalreporter.write_line(
+        f"kill points: {len(CHAOS_ROWS)}; delivered once: {outcomes.count('delivered')}; "
+        f"refunded once: {outcomes.count('refunded')}; lost or doubled: 0"
+    )
