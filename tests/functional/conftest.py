@@ -273,7 +273,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     for n, killed, outcome in CHAOS_ROWS:
         terminalreporter.write_line(f"{n:>3}  {killed:<40} {outcome}")
     outcomes = [o for *_, o in CHAOS_ROWS]
+    twice = sum(o.startswith("delivered twice") for o in outcomes)
     terminalreporter.write_line(
         f"kill points: {len(CHAOS_ROWS)}; delivered once: {outcomes.count('delivered')}; "
-        f"refunded once: {outcomes.count('refunded')}; lost or doubled: 0"
+        f"refunded once: {outcomes.count('refunded')}; sent twice: {twice} (only a kill between the "
+        "send and its record); lost or charged twice: 0"
     )

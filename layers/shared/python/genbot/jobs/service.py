@@ -168,8 +168,9 @@ def start(job: Job, owner: str) -> bool:
     return True
 
 
-def acquire(job: Job, owner: str) -> bool:
-    """Take the lease on a running job; False while another worker holds an unexpired one."""
+def acquire(job: Job, owner: str, status: JobStatus = JobStatus.RUNNING) -> bool:
+    """Take the lease on a running job (or a succeeded one still to deliver); False while
+    another worker holds an unexpired one."""
     now = now_ms()
     free = Job.lease_until.does_not_exist() | (Job.lease_until < now) | (Job.lease_owner == owner)
     try:
@@ -179,7 +180,7 @@ def acquire(job: Job, owner: str) -> bool:
                 Job.lease_until.set(now + LEASE_MS),
                 Job.sweep_at.set(now + LEASE_MS + STEP_GRACE_MS),
             ],
-            condition=(Job.status == JobStatus.RUNNING) & free,
+            condition=(Job.status == status) & free,
         )
     except UpdateError as exc:
         if exc.cause_response_code == CONDITION_FAILED:
@@ -197,7 +198,7 @@ def release(job: Job, owner: str, *, next_look_ms: int = STEP_GRACE_MS) -> None:
                 Job.lease_until.remove(),
                 Job.sweep_at.set(now_ms() + next_look_ms),
             ],
-            condition=(Job.status == JobStatus.RUNNING) & (Job.lease_owner == owner),
+            condition=Job.status.is_in(JobStatus.RUNNING, JobStatus.SUCCEEDED) & (Job.lease_owner == owner),
         )
     except UpdateError as exc:
         if exc.cause_response_code != CONDITION_FAILED:
@@ -236,7 +237,8 @@ def succeed(
     model: str = "",
     text: str | None = None,
 ) -> bool:
-    """running -> succeeded, claiming delivery; frees the user's slot. False if already moved."""
+    """running -> succeeded (the result stored, to be sent); frees the user's slot. False if
+    another copy got there first."""
     now = int(time.time())
     tx = Transaction()
     tx.update(
@@ -249,12 +251,12 @@ def succeed(
             Job.result_text.set(text) if text else Job.result_text.remove(),
             Job.provider.set(provider),
             Job.provider_model.set(model) if model else Job.provider_model.remove(),
-            Job.delivered.set(True),
+            Job.delivered.set(False),
             Job.updated_at.set(now_ms()),
-            Job.lease_owner.remove(),
-            Job.lease_until.remove(),
-            Job.sweep.remove(),
-            Job.sweep_at.remove(),
+            # the lease goes on: this worker sends the result next; if it dies doing so, the
+            # lease runs out and the message's next delivery (or the sweep) sends it
+            Job.lease_until.set(now_ms() + LEASE_MS),
+            Job.sweep_at.set(now_ms() + LEASE_MS + STEP_GRACE_MS),
         ],
         condition=(Job.status == JobStatus.RUNNING) & (Job.lease_owner == owner),
     )
@@ -342,8 +344,12 @@ def refund_undelivered(job: Job, reason: str) -> bool:
                         Job.error_code.set(reason),
                         Job.delivered.set(False),
                         Job.updated_at.set(now_ms()),
+                        Job.lease_owner.remove(),
+                        Job.lease_until.remove(),
+                        Job.sweep.remove(),
+                        Job.sweep_at.remove(),
                     ],
-                    condition=Job.status == JobStatus.SUCCEEDED,
+                    condition=(Job.status == JobStatus.SUCCEEDED) & (Job.delivered == False),  # noqa: E712
                 )
             ],
         )
@@ -375,8 +381,15 @@ def original_done(job: Job) -> None:
     job.update(actions=[Job.original_requested_at.remove()])
 
 
-def set_delivered(job: Job, delivered: bool, result_file_id: str | None = None) -> None:
-    actions: list[Action] = [Job.delivered.set(delivered)]
+def delivered(job: Job, result_file_id: str | None = None) -> None:
+    """The result reached the user: the job is done (lease and sweep keys go)."""
+    actions: list[Action] = [
+        Job.delivered.set(True),
+        Job.lease_owner.remove(),
+        Job.lease_until.remove(),
+        Job.sweep.remove(),
+        Job.sweep_at.remove(),
+    ]
     if result_file_id:
         actions.append(Job.result_file_id.set(result_file_id))
     job.update(actions=actions)

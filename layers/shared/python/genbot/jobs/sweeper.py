@@ -1,7 +1,7 @@
 """Recovers jobs whose message was lost: every debited job ends delivered or refunded.
 
 Run by an EventBridge Scheduler schedule on the generate function (input ``{"task":
-"sweep_jobs"}``). Queued and running jobs carry ``sweep``/``sweep_at`` (a sparse index,
+"sweep_jobs"}``). Queued, running and made-but-undelivered jobs carry ``sweep``/``sweep_at`` (a sparse index,
 ``Job.active``): the sweeper reads only those whose ``sweep_at`` has passed — the job should
 have moved on by then and didn't (the webhook died between the debit and the SQS send, a
 worker died holding the lease, a poll message vanished). Each gets its message again; one that
@@ -18,6 +18,7 @@ from genbot.jobs import delivery, queue, service
 from genbot.jobs.messages import JobMessage
 from genbot.observability import logger, metrics
 from genbot.store.models import Job, now_ms
+from genbot.vocab import JobStatus
 
 GIVE_UP_MS = 60 * 60_000  # a job still not done an hour after it was asked for is refunded
 PAGE = 100
@@ -40,9 +41,13 @@ def sweep(now: int | None = None, limit: int = 500) -> SweepReport:
     for job in Job.active.query(service.SWEEP, Job.sweep_at <= now, limit=limit, page_size=PAGE):
         report.read += 1
         if now - int(job.created_at) > GIVE_UP_MS:
-            if service.fail(job, "unavailable"):
+            if job.status == JobStatus.SUCCEEDED:  # made, but never got through to the user
+                reason, refunded = "undeliverable", service.refund_undelivered(job, "undeliverable")
+            else:
+                reason, refunded = "unavailable", service.fail(job, "unavailable")
+            if refunded:
                 report.refunded.append(job.job_id)
-                runtime.run(delivery.send_failure(runtime.bot(), job, "unavailable"))
+                runtime.run(delivery.send_failure(runtime.bot(), job, reason))
             continue
         queue.send(JobMessage(job_id=job.job_id))
         service.look_again(job, service.STEP_GRACE_MS)

@@ -129,8 +129,16 @@ async def process(message: JobMessage, *, dead: bool = False) -> None:
         await _give_up(job, "unavailable")
         return
     if job.status == JobStatus.SUCCEEDED:
-        if not job.delivered:  # an earlier send failed after the result was stored
-            await _deliver(job, _stored(job), str(job.result_mime), job.result_text)
+        if job.delivered:
+            return
+        # stored but not sent (a send failed, or its worker died): send it, one copy at a time
+        if not service.acquire(job, owner, JobStatus.SUCCEEDED):
+            raise RetryLaterError(30, "another worker is delivering the job")
+        try:
+            await _deliver(job, _stored(job), str(job.result_mime), job.result_text, owner)
+        except BaseException:
+            service.release(job, owner)
+            raise
         return
     if job.status == JobStatus.FAILED:
         return
@@ -260,10 +268,11 @@ async def _succeed(job: Job, result: MediaResult, owner: str) -> None:
     )
     if not stored:
         return  # another delivery of this message got there first
-    await _deliver(job, payload, mime, result.text)
+    job.status = JobStatus.SUCCEEDED
+    await _deliver(job, payload, mime, result.text, owner)
 
 
-async def _deliver(job: Job, data: bytes, mime: str, text: str | None) -> None:
+async def _deliver(job: Job, data: bytes, mime: str, text: str | None, owner: str) -> None:
     """Send the result in the best form Telegram takes; what it never takes is refunded once."""
     bot = runtime.bot()
     candidates: list[Form | None] = [None]
@@ -280,24 +289,24 @@ async def _deliver(job: Job, data: bytes, mime: str, text: str | None) -> None:
             last = failure
             if failure.disposition == Disposition.REJECTED:
                 continue  # another form may pass (a document, then a link)
-            await _undelivered(job, failure)
+            await _undelivered(job, failure, owner)
             return
         file_id = None
         if message is not None and message.photo:
             file_id = message.photo[-1].file_id
         elif message is not None and message.video:
             file_id = message.video.file_id
-        service.set_delivered(job, True, file_id)
+        service.delivered(job, file_id)
         await delivery.finish_status(bot, job)
         return
     assert last is not None
-    await _undelivered(job, last)
+    await _undelivered(job, last, owner)
 
 
-async def _undelivered(job: Job, failure: SendFailure) -> None:
+async def _undelivered(job: Job, failure: SendFailure, owner: str) -> None:
     """A send failed: retry what may pass later, refund what never will."""
     if failure.retryable:
-        service.set_delivered(job, False)
+        service.release(job, owner)
         if failure.disposition == Disposition.AUTH:
             logger.error(
                 "Telegram rejects the bot token: result kept, retrying", extra={"job_id": job.job_id}
