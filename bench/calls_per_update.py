@@ -85,14 +85,18 @@ def main() -> None:
 
     fake_provider.register()
 
-    moto = MotoServer().start()
-    os.environ["AWS_ENDPOINT_URL"] = moto.endpoint
-    os.environ.update(bootstrap(prefix="genbot", endpoint=moto.endpoint))
     standin = BotApiStandIn(token=BOT_TOKEN, bot_username="genbot_local_bot")
     standin.start()
     os.environ["TELEGRAM_API_URL"] = standin.base_url
+    moto = MotoServer().start()
+    os.environ["AWS_ENDPOINT_URL"] = moto.endpoint
+    os.environ.update(bootstrap(prefix="genbot", endpoint=moto.endpoint))
+    from genbot.config import get_settings
+
+    get_settings.cache_clear()  # bootstrap read them before the tables' names were set
     from genbot.resources import QUEUES
     from genbot.store.models import User
+    from genbot.telegram.callbacks import DraftAction, DraftCb
     from genbot_local.sqs_driver import SqsDriver
 
     def webhook(update: dict[str, Any]) -> dict[str, Any]:
@@ -121,17 +125,21 @@ def main() -> None:
     )
 
     # A generation: walk the menu, then count the confirmation (accept) and the job (complete).
+    def press(action: DraftAction, **fields: Any) -> dict[str, Any]:
+        draft = str(User.get(42).draft_nonce)
+        data = DraftCb(action=action, draft=draft, **fields).pack()
+        return telegram_update("callback_query", user_id=42, data=data)
+
     webhook(telegram_update("message_text", user_id=42, text="/generate"))
-    webhook(telegram_update("callback_query", user_id=42, data="gen:mode:image"))
-    webhook(telegram_update("callback_query", user_id=42, data="gen:tier:standard"))
+    webhook(press(DraftAction.MODE, mode="image"))
+    webhook(press(DraftAction.TIER, tier="standard"))
     measure(
         "prompt text (draft step)",
         lambda: webhook(telegram_update("message_text", user_id=42, text="a fox")),
         standin,
         rows,
     )
-    nonce = User.get(42).draft_nonce
-    confirm = telegram_update("callback_query", user_id=42, data=f"gen:confirm:{nonce}")
+    confirm = press(DraftAction.CONFIRM)
     measure("accept a generation (confirm)", lambda: webhook(confirm), standin, rows)
     spec = QUEUES["jobs"]
     jobs = SqsDriver.for_queue(
