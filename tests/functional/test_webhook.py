@@ -48,7 +48,10 @@ def test_a_forged_delivery_gets_401_and_nothing_is_read_or_written(
     assert telegram.calls == []
 
 
-@pytest.mark.parametrize("body", ["{not json", "[1, 2]", '{"message": {}}', ""])
+@pytest.mark.parametrize(
+    "body",
+    ["{not json", "[1, 2]", '{"message": {}}', "", "[" * 100_000 + "]" * 100_000],  # the last: RecursionError
+)
 def test_a_malformed_body_gets_400(telegram, body, deliver) -> None:
     response = deliver(body)
 
@@ -95,6 +98,7 @@ def test_a_referral_rewards_the_referrer_once_and_never_yourself(telegram, start
     start(user_id=1002, text="/start ref_1001")  # a second /start changes nothing
     start(user_id=1003, text="/start ref_1003")  # yourself: ignored
     start(user_id=1004, text="/start ref_999999")  # unknown referrer: ignored, still registered
+    start(user_id=1005, text="/start ref_²")  # a non-ASCII digit: ignored, still registered
 
     referrer = User.get(1001)
     assert (referrer.balance, referrer.referrals) == (3 + 3, 1)
@@ -102,6 +106,7 @@ def test_a_referral_rewards_the_referrer_once_and_never_yourself(telegram, start
     assert User.get(1002).referrer_id == 1001
     assert User.get(1003).referrer_id is None and User.get(1003).balance == 3
     assert User.get(1004).referrer_id is None and User.get(1004).balance == 3
+    assert User.get(1005).referrer_id is None and User.get(1005).balance == 3
     assert any("+3" in t for t in sent_texts(telegram, 1001))  # the referrer was told
 
 
