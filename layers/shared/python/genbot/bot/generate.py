@@ -495,6 +495,17 @@ async def _offer_draft(query: CallbackQuery, draft: Draft, user: User, settings:
     return await _show_new(bot, query.message.chat.id, draft, user, offer, previous)
 
 
+def _repeat(job: Job, *, fresh: bool) -> Draft:
+    """The job's request again: same mode, tier, input and prompt (``fresh``: a new composition)."""
+    return Draft(
+        mode=Mode(job.mode),
+        tier=Tier(job.tier),
+        file_id=job.input_file_id,
+        prompt=job.prompt,
+        variant=int(job.variant or 0) + (1 if fresh else 0),
+    )
+
+
 @router.callback_query(ResultCb.filter(F.action == ResultAction.AGAIN))
 async def again(
     query: CallbackQuery, callback_data: ResultCb, db_user: User | None, settings: Settings, bot: Bot
@@ -503,14 +514,7 @@ async def again(
     job = _own_job(query, callback_data, db_user)
     if job is None or db_user is None:
         return _stale(query)
-    draft = Draft(
-        mode=Mode(job.mode),
-        tier=Tier(job.tier),
-        file_id=job.input_file_id,
-        prompt=job.prompt,
-        variant=int(job.variant or 0),
-    )
-    return await _offer_draft(query, draft, db_user, settings, bot)
+    return await _offer_draft(query, _repeat(job, fresh=False), db_user, settings, bot)
 
 
 @router.callback_query(ResultCb.filter(F.action == ResultAction.VARY))
@@ -521,14 +525,7 @@ async def vary(
     job = _own_job(query, callback_data, db_user)
     if job is None or db_user is None or job.mode not in (Mode.IMAGE, Mode.EDIT):
         return _stale(query)
-    draft = Draft(
-        mode=Mode(job.mode),
-        tier=Tier(job.tier),
-        file_id=job.input_file_id,
-        prompt=job.prompt,
-        variant=int(job.variant or 0) + 1,
-    )
-    return await _offer_draft(query, draft, db_user, settings, bot)
+    return await _offer_draft(query, _repeat(job, fresh=True), db_user, settings, bot)
 
 
 @router.callback_query(ResultCb.filter(F.action == ResultAction.ANIMATE))

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from genbot.config import Settings
@@ -281,14 +282,17 @@ def succeed(
     return True
 
 
-def fail(job: Job, reason: str) -> bool:
-    """Refund and mark failed, exactly once. False when the job had already finished."""
+def _refund(job: Job, reason: str, *, user_actions: list[Action], condition: Condition) -> bool:
+    """Refund the job's price and mark it failed in one transaction, once (``job#<id>#refund``).
+
+    False when the job's own condition failed (it finished otherwise) or the refund exists.
+    """
     try:
-        applied = apply(
+        return apply(
             Posting(
                 int(job.user_id), f"job#{job.job_id}#refund", int(job.price), EntryKind.REFUND, note=reason
             ),
-            user_actions=[User.active_jobs.add(-1)],
+            user_actions=user_actions,
             extra=[
                 lambda tx: tx.update(
                     "job",
@@ -296,18 +300,29 @@ def fail(job: Job, reason: str) -> bool:
                     actions=[
                         Job.status.set(JobStatus.FAILED),
                         Job.error_code.set(reason),
+                        Job.delivered.set(False),
                         Job.updated_at.set(now_ms()),
                         Job.lease_owner.remove(),
                         Job.lease_until.remove(),
                         Job.sweep.remove(),
                         Job.sweep_at.remove(),
                     ],
-                    condition=Job.status.is_in(JobStatus.QUEUED, JobStatus.RUNNING),
+                    condition=condition,
                 )
             ],
         )
     except ConditionFailedError:
         return False
+
+
+def fail(job: Job, reason: str) -> bool:
+    """Refund and mark failed, exactly once. False when the job had already finished."""
+    applied = _refund(
+        job,
+        reason,
+        user_actions=[User.active_jobs.add(-1)],
+        condition=Job.status.is_in(JobStatus.QUEUED, JobStatus.RUNNING),
+    )
     if applied:
         metrics.add_metric(name="JobsFailed", unit="Count", value=1)
         logger.info("job failed and refunded", extra={"job_id": job.job_id, "reason": reason})
@@ -329,32 +344,12 @@ def refund_undelivered(job: Job, reason: str) -> bool:
     The job succeeded (its slot was freed then), so only the money and the status move:
     ``succeeded -> failed``. False when it was already refunded.
     """
-    try:
-        applied = apply(
-            Posting(
-                int(job.user_id), f"job#{job.job_id}#refund", int(job.price), EntryKind.REFUND, note=reason
-            ),
-            user_actions=[User.generations.add(-1)],
-            extra=[
-                lambda tx: tx.update(
-                    "job",
-                    job,
-                    actions=[
-                        Job.status.set(JobStatus.FAILED),
-                        Job.error_code.set(reason),
-                        Job.delivered.set(False),
-                        Job.updated_at.set(now_ms()),
-                        Job.lease_owner.remove(),
-                        Job.lease_until.remove(),
-                        Job.sweep.remove(),
-                        Job.sweep_at.remove(),
-                    ],
-                    condition=(Job.status == JobStatus.SUCCEEDED) & (Job.delivered == False),  # noqa: E712
-                )
-            ],
-        )
-    except ConditionFailedError:
-        return False
+    applied = _refund(
+        job,
+        reason,
+        user_actions=[User.generations.add(-1)],
+        condition=(Job.status == JobStatus.SUCCEEDED) & (Job.delivered == False),  # noqa: E712
+    )
     if applied:
         metrics.add_metric(name="JobsRefundedUndelivered", unit="Count", value=1)
         logger.error("result undeliverable: refunded", extra={"job_id": job.job_id, "reason": reason})
