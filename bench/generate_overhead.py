@@ -116,6 +116,10 @@ def run(count: int) -> None:
     print(f"generate handler CPU per job:   median {h * 1000:.1f} ms")
     print(f"fake provider CPU per job:      median {p * 1000:.1f} ms")
     print(f"overhead beyond the provider:   median {(h - p) * 1000:.1f} ms (target <= 50 ms)")
+    from genbot import runtime
+
+    runtime.forget_bot()  # close the function's Bot session before the interpreter goes
+    loop.close()
 
 
 if __name__ == "__main__":
