@@ -21,12 +21,6 @@ import boto3
 from genbot.resources import BUCKETS, QUEUES, visibility_timeout_seconds
 from genbot.store.tables import table_specs
 
-LOCAL_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-}
 
 _SERIALISED = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
 _lock = threading.RLock()

@@ -40,7 +40,8 @@ class LocalContext:
 
     @property
     def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:us-east-1:000000000000:function:{self.function_name}"
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+        return f"arn:aws:lambda:{region}:000000000000:function:{self.function_name}"
 
     def get_remaining_time_in_millis(self) -> int:
         left = self.timeout_seconds - (time.monotonic() - self._started)
