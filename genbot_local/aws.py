@@ -21,7 +21,6 @@ import boto3
 from genbot.resources import BUCKETS, QUEUES, visibility_timeout_seconds
 from genbot.store.tables import table_specs
 
-
 _SERIALISED = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
 _lock = threading.RLock()
 _patched = False
