@@ -9,6 +9,7 @@ import aiohttp
 import boto3
 import pytest
 
+from genbot.config import get_settings
 from genbot.store.models import IdempotencyRecord, LedgerEntry, User
 from genbot_local.simulate import reply_body
 
@@ -90,7 +91,9 @@ def test_start_speaks_english_to_an_english_client(telegram, start) -> None:
     assert User.get(777).language == "en"
 
 
-def test_a_referral_rewards_the_referrer_once_and_never_yourself(telegram, start) -> None:
+def test_a_referral_rewards_the_referrer_once_and_never_yourself(telegram, start, monkeypatch) -> None:
+    monkeypatch.setenv("REFERRAL_TRIGGER", "registration")  # the original rule (default: first payment)
+    get_settings.cache_clear()
     start(user_id=1001)
     telegram.clear_calls()
 
@@ -257,3 +260,13 @@ def test_warm_invocations_in_a_row_reuse_the_bot_session(
     assert "sendMessage" not in [r.get("method") for r in replies]
     assert len(telegram.calls_for("sendMessage")) == 3
     assert len(opened) <= 1, "each warm invocation must reuse the Bot's aiohttp session"
+
+
+def test_by_default_a_referral_is_only_counted_at_registration(telegram, start) -> None:
+    start(user_id=1101)
+    start(user_id=1102, text="/start ref_1101")
+
+    referrer = User.get(1101)
+    assert (referrer.balance, referrer.referrals) == (3, 1)  # rewarded on the friend's first payment
+    assert User.get(1102).referrer_id == 1101
+    assert [e.op_id for e in LedgerEntry.query(1101)] == ["bonus#welcome"]

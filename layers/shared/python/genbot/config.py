@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, NonNegativeInt, PositiveInt, ValidationError, field_validator
@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     jobs_table: str = "genbot-jobs"
     settings_table: str = "genbot-settings"
     idempotency_table: str = "genbot-idempotency"
+    payments_table: str = "genbot-payments"
+    promo_table: str = "genbot-promo"
     jobs_queue_url: str = ""
     jobs_dlq_arn: str = ""  # records from this queue are jobs that ran out of retries
     media_bucket: str = ""
@@ -112,6 +114,9 @@ class Settings(BaseSettings):
     pack_s: str = "20:100:199"
     pack_m: str = "60:250:499"
     pack_l: str = "150:550:999"
+    # when the referrer is rewarded: on the invited user's first payment (can't be farmed with
+    # throwaway accounts) or at their registration
+    referral_trigger: Literal["first_payment", "registration"] = "first_payment"
 
     @field_validator("gemini_api_keys", "blocked_words", mode="before")
     @classmethod

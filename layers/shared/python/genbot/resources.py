@@ -86,6 +86,8 @@ FUNCTIONS: dict[str, FunctionSpec] = {
             "jobs": "items",
             "settings": "read",
             "idempotency": "items",
+            "payments": "items",
+            "promo": "items",
         },
         sends_to=("jobs",),
     ),

@@ -46,6 +46,18 @@ class EntryKind(StrEnum):
     GRANT = "grant"
 
 
+class PaymentMethod(StrEnum):
+    STARS = "stars"
+    YOOKASSA = "yk"
+
+
+class PaymentStatus(StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    CANCELED = "canceled"
+    REFUNDED = "refunded"
+
+
 MODES: tuple[Mode, ...] = tuple(Mode)
 TIERS: tuple[Tier, ...] = tuple(Tier)
 NEEDS_PHOTO: frozenset[Mode] = frozenset({Mode.EDIT, Mode.VIDEO, Mode.DESCRIBE})

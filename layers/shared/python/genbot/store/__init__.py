@@ -4,6 +4,8 @@ from genbot.store.models import (
     IdempotencyRecord,
     Job,
     LedgerEntry,
+    Payment,
+    PromoCode,
     SettingItem,
     User,
 )
@@ -14,6 +16,8 @@ __all__ = [
     "IdempotencyRecord",
     "Job",
     "LedgerEntry",
+    "Payment",
+    "PromoCode",
     "SettingItem",
     "TableSpec",
     "User",

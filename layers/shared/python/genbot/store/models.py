@@ -67,6 +67,7 @@ class User(Model):
     first_generation_at = NumberAttribute(null=True)
     last_daily_bonus = UnicodeAttribute(null=True)
     subscription_until = NumberAttribute(null=True)
+    first_paid_at = NumberAttribute(null=True)  # epoch ms of the first settled payment
     blocked = BooleanAttribute(default=False)
     # The generation being set up (mode, tier, photo, prompt, nonce); confirming consumes it.
     draft = JSONAttribute(null=True)
@@ -163,6 +164,57 @@ class Job(Model):
     sweep_at = NumberAttribute(null=True)  # epoch ms: look again if the job hasn't moved by then
     by_user = JobsByUserIndex()
     active = ActiveJobsIndex()
+
+
+class PendingPaymentsIndex(GlobalSecondaryIndex):
+    """Sparse: only payments still waiting to settle carry ``pending_shard``; ``payment_poll``
+    reads those due (``next_poll_at``), never the settled ones."""
+
+    class Meta:
+        index_name = "pending"
+        projection = AllProjection()
+
+    pending_shard = NumberAttribute(hash_key=True)
+    next_poll_at = NumberAttribute(range_key=True)
+
+
+class Payment(Model):
+    """A payment (Telegram Stars or YooKassa) and its settlement; credited once by its ledger key."""
+
+    class Meta(_Meta):
+        table_name = FromSettings("payments_table")
+
+    payment_id = UnicodeAttribute(hash_key=True)  # "stars#<telegram_payment_charge_id>", "yk#<id>"
+    user_id = NumberAttribute()
+    method = UnicodeAttribute()  # vocab.PaymentMethod
+    product = UnicodeAttribute()
+    amount = NumberAttribute()  # whole Stars, or kopecks
+    currency = UnicodeAttribute()
+    credits = NumberAttribute()
+    status = UnicodeAttribute(default="pending")  # vocab.PaymentStatus
+    created_at = NumberAttribute(default=now_ms)
+    settled_at = NumberAttribute(null=True)
+    provider_payment_id = UnicodeAttribute(null=True)
+    subscription_until = NumberAttribute(null=True)  # epoch seconds, for subscription charges
+    pending_shard = NumberAttribute(null=True)
+    next_poll_at = NumberAttribute(null=True)
+    pending = PendingPaymentsIndex()
+
+
+class PromoCode(Model):
+    """A promo code: credits, an expiry and a use limit; each user redeems it once."""
+
+    class Meta(_Meta):
+        table_name = FromSettings("promo_table")
+
+    code = UnicodeAttribute(hash_key=True)  # upper-case
+    credits = NumberAttribute()
+    max_uses = NumberAttribute()
+    used = NumberAttribute(default=0)
+    expires_at = NumberAttribute(null=True)  # epoch seconds; none: no expiry
+    disabled = BooleanAttribute(default=False)
+    created_at = NumberAttribute(default=now_ms)
+    created_by = UnicodeAttribute(null=True)
 
 
 class SettingItem(Model):

@@ -13,7 +13,7 @@ from pynamodb.attributes import TTLAttribute
 from pynamodb.indexes import Index, LocalSecondaryIndex
 from pynamodb.models import Model
 
-from genbot.store.models import IdempotencyRecord, Job, LedgerEntry, SettingItem, User
+from genbot.store.models import IdempotencyRecord, Job, LedgerEntry, Payment, PromoCode, SettingItem, User
 
 # logical name -> (model, environment variable carrying the physical name)
 MODELS: dict[str, tuple[type[Model], str]] = {
@@ -22,6 +22,8 @@ MODELS: dict[str, tuple[type[Model], str]] = {
     "jobs": (Job, "JOBS_TABLE"),
     "settings": (SettingItem, "SETTINGS_TABLE"),
     "idempotency": (IdempotencyRecord, "IDEMPOTENCY_TABLE"),
+    "payments": (Payment, "PAYMENTS_TABLE"),
+    "promo": (PromoCode, "PROMO_TABLE"),
 }
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from genbot.config import Settings
-from genbot.ledger import Posting, apply, credit_existing, entry_for_new_account
+from genbot.ledger import Posting, UnknownUserError, apply, credit_existing, entry_for_new_account
 from genbot.observability import logger, metrics
 from genbot.store.models import User
 from genbot.store.transaction import Transaction, TransactionCancelledError
@@ -71,6 +71,8 @@ def register(
         logger.info("unknown referrer ignored", extra={"referrer_id": referrer_id})
         return register(settings, user_id, language=language, first_name=first_name, username=username)
     metrics.add_metric(name="UsersRegistered", unit="Count", value=1)
+    if settings.referral_trigger != "registration":
+        rewarded = None  # the referrer hears when the friend first pays
     return Registration(user, created=True, referrer_rewarded=rewarded)
 
 
@@ -88,8 +90,16 @@ def _create(settings: Settings, user: User, referrer_id: int | None) -> Transact
             Posting(int(user.user_id), "bonus#welcome", settings.free_credits, EntryKind.WELCOME),
         )
     if referrer_id is not None:
-        reward = Posting(referrer_id, f"ref#{user.user_id}", settings.referral_reward, EntryKind.REFERRAL)
-        credit_existing(tx, "referral", "referrer", reward, user_actions=[User.referrals.add(1)])
+        if settings.referral_trigger == "registration":
+            reward = Posting(referrer_id, f"ref#{user.user_id}", settings.referral_reward, EntryKind.REFERRAL)
+            credit_existing(tx, "referral", "referrer", reward, user_actions=[User.referrals.add(1)])
+        else:  # rewarded on the friend's first payment (genbot.payments); now only counted
+            tx.update(
+                "referrer",
+                User(referrer_id),
+                actions=[User.referrals.add(1)],
+                condition=User.user_id.exists(),
+            )
     return tx
 
 
@@ -125,3 +135,26 @@ def clear_draft(user_id: int) -> None:
 
 def draft_of(user: User | None) -> Draft | None:
     return Draft.load(user.draft) if user is not None else None
+
+
+def reward_referrer_on_first_payment(settings: Settings, user: User) -> int | None:
+    """The invited user's payment settled: the referrer's reward, once ever (``ref#<user>``).
+
+    Returns the referrer's id when this call rewarded them (tell them), else None.
+    """
+    if (
+        settings.referral_trigger != "first_payment"
+        or user.referrer_id is None
+        or not settings.referral_reward
+    ):
+        return None
+    referrer_id = int(user.referrer_id)
+    if referrer_id == int(user.user_id):
+        return None
+    try:
+        applied = apply(
+            Posting(referrer_id, f"ref#{user.user_id}", settings.referral_reward, EntryKind.REFERRAL)
+        )
+    except UnknownUserError:
+        return None
+    return referrer_id if applied else None
