@@ -27,6 +27,7 @@ RANKS = {
     "runtime": 3,
     "users": 3,
     "jobs": 4,
+    "payments": 4,
     "bot": 5,
     "snapstart": 6,
     "cli": 6,

@@ -2,6 +2,7 @@
 
 genbot audit       exit 0 when every user's ledger sums to their balance, 1 otherwise
 genbot state       users, balances and recent jobs, as JSON
+genbot promo       promo codes: create CODE --credits N --uses M [--expires DATE], disable, show
 
 In the development environment the local package adds (entry points ``genbot.commands``):
 genbot dev         run the whole bot on this machine (see README)
@@ -60,6 +61,87 @@ def cmd_state(args: argparse.Namespace) -> int:
     return 0
 
 
+def expiry(value: str) -> int:
+    """``2027-01-31``: the code works through that day, in the operator's time zone (epoch s).
+
+    A date and time (``2027-01-31T18:00``, naive: the operator's time zone) ends it then.
+    """
+    from datetime import date, datetime, time, timedelta
+    from zoneinfo import ZoneInfo
+
+    from genbot.config import get_settings
+
+    tz = ZoneInfo(get_settings().timezone)
+    try:
+        if len(value) == 10:
+            moment = datetime.combine(date.fromisoformat(value) + timedelta(days=1), time(), tz)
+        else:
+            moment = datetime.fromisoformat(value)
+            moment = moment if moment.tzinfo else moment.replace(tzinfo=tz)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r}: give a date, YYYY-MM-DD") from None
+    return int(moment.timestamp())
+
+
+def _promo_lines(code: str) -> list[str]:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from genbot.config import get_settings
+    from genbot.payments import promo
+
+    found = promo.get(code)
+    if found is None:
+        return []
+    tz = ZoneInfo(get_settings().timezone)
+    expires = (
+        "never"
+        if found.expires_at is None
+        else datetime.fromtimestamp(int(found.expires_at), tz).strftime("%Y-%m-%d %H:%M %Z")
+    )
+    created = datetime.fromtimestamp(int(found.created_at) / 1000, tz).strftime("%Y-%m-%d %H:%M %Z")
+    return [
+        f"code:     {found.code}",
+        f"credits:  {int(found.credits)}",
+        f"uses:     {int(found.used)} of {int(found.max_uses)}",
+        f"expires:  {expires}",
+        f"status:   {'disabled' if found.disabled else 'active'}",
+        f"created:  {created} by {found.created_by or '?'}",
+    ]
+
+
+def cmd_promo(args: argparse.Namespace) -> int:
+    from genbot.payments import promo
+
+    try:
+        if args.action == "create":
+            promo.create(
+                args.code,
+                args.credits,
+                args.uses,
+                expires_at=args.expires,
+                created_by=f"cli:{os.environ.get('USER') or 'operator'}",
+            )
+        elif args.action == "disable":
+            promo.disable(args.code)
+    except promo.CodeExistsError:
+        sys.stderr.write(f"genbot promo: {promo.normalize(args.code)} exists already\n")
+        return 1
+    except promo.UnknownCodeError:
+        sys.stderr.write(f"genbot promo: no code {promo.normalize(args.code)}\n")
+        return 1
+    except promo.InvalidPromoError as exc:
+        sys.stderr.write(f"genbot promo: {exc}\n")
+        return 1
+    lines = _promo_lines(args.code)
+    if not lines:
+        sys.stderr.write(f"genbot promo: no code {promo.normalize(args.code)}\n")
+        return 1
+    for line in lines:
+        _out(line)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="genbot", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -69,6 +151,18 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("state", help="dump users and jobs")
     p.add_argument("--limit", type=int, default=200)
     p.set_defaults(func=cmd_state)
+    p = sub.add_parser("promo", help="create, disable or show a promo code")
+    actions = p.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="a new code: CODE --credits N --uses M [--expires DATE]")
+    create.add_argument("code", help="3 to 32 characters A-Z, 0-9, _ or - (stored upper-case)")
+    create.add_argument("--credits", type=int, required=True, help="credits each use gives")
+    create.add_argument("--uses", type=int, required=True, help="how many users may redeem it")
+    create.add_argument(
+        "--expires", type=expiry, help="last day it works (YYYY-MM-DD, operator's time zone); none: never"
+    )
+    actions.add_parser("disable", help="stop a code (redemptions made stay)").add_argument("code")
+    actions.add_parser("show", help="a code's credits, uses and expiry").add_argument("code")
+    p.set_defaults(func=cmd_promo)
     for plugin in entry_points(group=PLUGIN_GROUP):
         plugin.load()(sub)
     return root

@@ -18,8 +18,11 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("generate", N_("make a picture or a video")),
     ("balance", N_("credits and history")),
     ("buy", N_("buy credits")),
+    ("promo", N_("redeem a promo code")),
     ("language", N_("язык / language")),
     ("help", N_("what I can do and what it costs")),
+    ("paysupport", N_("help with a payment")),
+    ("terms", N_("terms of sale")),
 )
 
 

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from aiogram import Dispatcher
 
-from genbot.bot import balance, bonus, buy, chat_member, errors, fallback, generate, help, language, start
+from genbot.bot import (
+    balance,
+    bonus,
+    buy,
+    chat_member,
+    errors,
+    fallback,
+    generate,
+    help,
+    language,
+    promo,
+    start,
+)
 from genbot.bot.middlewares import UserLocaleMiddleware, UserMiddleware
 from genbot.i18n import get_i18n
 
@@ -20,6 +32,7 @@ def build_dispatcher() -> Dispatcher:
         language.router,
         balance.router,
         bonus.router,
+        promo.router,
         buy.router,
         help.router,
         generate.router,  # after the menu buttons: a button press beats a pending prompt

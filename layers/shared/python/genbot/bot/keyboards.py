@@ -7,7 +7,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder, ReplyKeyboardBuilder
 
 from genbot.i18n import N_
-from genbot.telegram.callbacks import BonusCb, LanguageCb, MenuAction, MenuCb
+from genbot.telegram.callbacks import BonusCb, LanguageCb, MenuAction, MenuCb, PromoCb
 
 # Button texts (msgids); the handlers match them in every language via genbot.i18n.variants.
 BTN_GENERATE = N_("🎨 Generate")
@@ -15,6 +15,8 @@ BTN_BALANCE = N_("💰 Balance")
 BTN_BUY = N_("🛒 Buy credits")
 BTN_BONUSES = N_("🎁 Bonuses")
 BTN_HELP = N_("❓ Help")
+MENU_BUTTONS = (BTN_GENERATE, BTN_BALANCE, BTN_BUY, BTN_BONUSES, BTN_HELP)
+BTN_PROMO = N_("🎟 Promo code")
 
 
 def main_menu() -> ReplyKeyboardMarkup:
@@ -35,11 +37,13 @@ def language_picker() -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def bonuses(can_claim: bool) -> InlineKeyboardMarkup | None:
-    if not can_claim:
-        return None
+def bonuses(can_claim: bool) -> InlineKeyboardMarkup:
+    """The daily bonus (while it can be claimed today) and the promo code."""
     builder = InlineKeyboardBuilder()
-    builder.button(text=_("Claim today's bonus"), callback_data=BonusCb())
+    if can_claim:
+        builder.button(text=_("Claim today's bonus"), callback_data=BonusCb())
+    builder.button(text=_(BTN_PROMO), callback_data=PromoCb())
+    builder.adjust(1)
     return builder.as_markup()
 
 

@@ -52,9 +52,19 @@ class MenuCb(CallbackData, prefix="menu"):
     action: MenuAction
 
 
+class BuyCb(CallbackData, prefix="buy"):
+    product: str
+
+
 class LanguageCb(CallbackData, prefix="lang"):
     code: str
 
 
 class BonusCb(CallbackData, prefix="bonus"):
     action: str = "daily"
+
+
+class PromoCb(CallbackData, prefix="promo"):
+    """The Bonuses menu's "Promo code": asks for the code."""
+
+    action: str = "ask"

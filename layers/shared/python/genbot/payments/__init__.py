@@ -1,0 +1,1 @@
+"""Money coming in: promo codes (and, as they land, payments)."""
