@@ -23,6 +23,8 @@ SECRET_NAMES = (
     "WEBHOOK_SECRET",
     "OPENAI_API_KEY",
     "GEMINI_API_KEYS",
+    "YOOKASSA_SHOP_ID",
+    "YOOKASSA_SECRET_KEY",
 )
 
 
@@ -61,12 +63,15 @@ class Settings(BaseSettings):
     webhook_secret: str = ""
     openai_api_key: str = ""
     gemini_api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    yookassa_shop_id: str = ""
+    yookassa_secret_key: str = ""
     secret_id: str = ""
 
     # Outside world
     telegram_api_url: str = "https://api.telegram.org"
     openai_base_url: str = ""
     gemini_base_url: str = ""
+    yookassa_api_url: str = "https://api.yookassa.ru/v3"
 
     # AWS: one region for every client (Lambda sets AWS_REGION; a laptop often only the default)
     aws_region: str = Field(
@@ -114,6 +119,13 @@ class Settings(BaseSettings):
     pack_s: str = "20:100:199"
     pack_m: str = "60:250:499"
     pack_l: str = "150:550:999"
+    # YooKassa (rubles): 54-FZ receipt fields, how long a payment may stay pending, where the
+    # payment page sends the user back (the bot's t.me link when empty)
+    yookassa_vat_code: Annotated[int, Field(ge=1, le=12)] = 1
+    yookassa_payment_subject: str = "service"
+    yookassa_payment_mode: str = "full_payment"
+    yookassa_return_url: str = ""
+    payment_expire_minutes: PositiveInt = 60
     # when the referrer is rewarded: on the invited user's first payment (can't be farmed with
     # throwaway accounts) or at their registration
     referral_trigger: Literal["first_payment", "registration"] = "first_payment"

@@ -109,6 +109,15 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         sends_to=("jobs",),
         buckets={"media": "read_write"},
     ),
+    "payment_poll": FunctionSpec(
+        name="payment_poll",
+        timeout_seconds=60,
+        memory_mb=512,
+        # YooKassa's notifications (source addresses checked, body never trusted: the payment is
+        # fetched again) and the poll schedule settle payments through one settle()
+        http_routes=(("POST", "/yookassa/notifications"),),
+        tables={"users": "items", "ledger": "items", "payments": "items", "settings": "read"},
+    ),
 }
 
 QUEUES: dict[str, QueueSpec] = {
@@ -129,6 +138,13 @@ BUCKETS: dict[str, BucketSpec] = {
 }
 
 SCHEDULES: dict[str, ScheduleSpec] = {
+    # pending YooKassa payments, read through the sparse "pending" index (genbot.payments.poll)
+    "poll_payments": ScheduleSpec(
+        name="poll_payments",
+        function="payment_poll",
+        expression="rate(1 minute)",
+        input={"task": "poll_payments"},
+    ),
     # Jobs whose message was lost (a webhook that died after the debit, a dead worker's lease):
     # re-sent, or refunded when hopeless (genbot.jobs.sweeper). Worst case for a stuck job to be
     # picked up: its grace (10 min) + this rate.

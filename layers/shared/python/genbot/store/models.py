@@ -68,6 +68,9 @@ class User(Model):
     last_daily_bonus = UnicodeAttribute(null=True)
     subscription_until = NumberAttribute(null=True)
     first_paid_at = NumberAttribute(null=True)  # epoch ms of the first settled payment
+    receipt_email = UnicodeAttribute(null=True)  # 54-FZ receipts (YooKassa): asked once, changeable
+    subscription_charge_id = UnicodeAttribute(null=True)  # the Stars subscription to cancel/renew
+    subscription_renews = BooleanAttribute(null=True)
     blocked = BooleanAttribute(default=False)
     # The generation being set up (mode, tier, photo, prompt, nonce); confirming consumes it.
     draft = JSONAttribute(null=True)
@@ -196,6 +199,13 @@ class Payment(Model):
     settled_at = NumberAttribute(null=True)
     provider_payment_id = UnicodeAttribute(null=True)
     subscription_until = NumberAttribute(null=True)  # epoch seconds, for subscription charges
+    confirmation_url = UnicodeAttribute(null=True)  # YooKassa: where the user pays
+    expires_at = NumberAttribute(null=True)  # epoch ms: a pending payment stops being polled
+    polls = NumberAttribute(default=0)
+    cancel_reason = UnicodeAttribute(null=True)  # YooKassa's cancellation_details.reason
+    refunded_at = NumberAttribute(null=True)
+    refund_credits = NumberAttribute(null=True)  # credits taken back by the refund
+    refund_shortfall = NumberAttribute(null=True)  # credits already spent when refunded
     pending_shard = NumberAttribute(null=True)
     next_poll_at = NumberAttribute(null=True)
     pending = PendingPaymentsIndex()
