@@ -25,6 +25,11 @@ from infra.queues import Queue
 
 PERIOD = Duration.minutes(5)
 
+# (metric emitted by the payment_poll function, threshold per 5 minutes, what it means)
+PAYMENT_ALARMS = (
+    ("PaymentsExpired", 0, "A YooKassa payment stayed pending past its expiry: check YooKassa and the poll."),
+    ("PaymentsUnmatched", 0, "A payment matched no order and was not credited: refund it (genbot refund)."),
+)
 # (metric emitted by the generate function, threshold per 5 minutes, what it means)
 JOB_ALARMS = (
     (
@@ -83,6 +88,22 @@ class Monitoring(Construct):
                         namespace=METRICS_NAMESPACE,
                         metric_name=metric_name,
                         dimensions_map={"service": "generate"},
+                        period=PERIOD,
+                        statistic="Sum",
+                    ),
+                    threshold=threshold,
+                    description=description,
+                )
+        for function, alarms in (("payment_poll", PAYMENT_ALARMS[:1]), ("webhook", PAYMENT_ALARMS[1:])):
+            if function not in functions:
+                continue
+            for metric_name, threshold, description in alarms:
+                self._alarm(
+                    metric_name,
+                    cloudwatch.Metric(
+                        namespace=METRICS_NAMESPACE,
+                        metric_name=metric_name,
+                        dimensions_map={"service": function},
                         period=PERIOD,
                         statistic="Sum",
                     ),

@@ -9,7 +9,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from genbot.resources import FUNCTIONS, QUEUES
-from infra.monitoring import JOB_ALARMS
+from infra.monitoring import JOB_ALARMS, PAYMENT_ALARMS
 from infra.stack import GenbotStack
 
 ALARM = "AWS::CloudWatch::Alarm"
@@ -77,7 +77,7 @@ def test_api_alarms_on_5xx(template: Template, app_stack: GenbotStack, logical_i
 def test_every_alarm_notifies_the_topic(
     template: Template, app_stack: GenbotStack, logical_id: LogicalId
 ) -> None:
-    expected = len(QUEUES) + len(FUNCTIONS) + 1 + len(JOB_ALARMS)
+    expected = len(QUEUES) + len(FUNCTIONS) + 1 + len(JOB_ALARMS) + len(PAYMENT_ALARMS)
     template.resource_count_is(ALARM, expected)
     topic = Match.exact([{"Ref": logical_id(app_stack.monitoring.topic)}])
     template.resource_properties_count_is(ALARM, {"AlarmActions": topic, "OKActions": topic}, expected)
@@ -119,4 +119,16 @@ def test_the_generate_functions_money_signals_are_alarmed(
             "Threshold": threshold,
             "ComparisonOperator": "GreaterThanThreshold",
         },
+    )
+
+
+@pytest.mark.parametrize(
+    ("metric", "service"), [("PaymentsExpired", "payment_poll"), ("PaymentsUnmatched", "webhook")]
+)
+def test_payments_that_stay_pending_or_match_nothing_are_alarmed(
+    template: Template, metric: str, service: str
+) -> None:
+    template.has_resource_properties(
+        ALARM,
+        {"MetricName": metric, "Dimensions": [{"Name": "service", "Value": service}], "Threshold": 0},
     )

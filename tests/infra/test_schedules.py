@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from aws_cdk.assertions import Capture, Match, Template
 
 from genbot.resources import ScheduleSpec
@@ -23,24 +24,37 @@ TRUSTED_BY_SCHEDULER = {
 LogicalId = Callable[..., str]
 
 
-def test_the_stuck_job_sweep_runs_every_five_minutes_on_the_generate_function(
-    template: Template, app_stack: GenbotStack, logical_id: LogicalId
+@pytest.mark.parametrize(
+    ("name", "function", "expression", "task"),
+    [
+        ("sweep_jobs", "generate", "rate(5 minutes)", "sweep_jobs"),  # stuck jobs: resent or refunded
+        ("poll_payments", "payment_poll", "rate(1 minute)", "poll_payments"),  # pending YooKassa payments
+    ],
+)
+def test_the_current_schedules_invoke_their_functions_with_their_task(
+    template: Template,
+    app_stack: GenbotStack,
+    logical_id: LogicalId,
+    name: str,
+    function: str,
+    expression: str,
+    task: str,
 ) -> None:
-    # given the current specs: one schedule, the sweep of stuck jobs
-    assert set(app_stack.specs.schedules) == {"sweep_jobs"}
-    fn = app_stack.functions.functions["generate"]
+    # given the current specs: the stuck-job sweep and the payment poll
+    assert set(app_stack.specs.schedules) == {"sweep_jobs", "poll_payments"}
+    fn = app_stack.functions.functions[function]
 
-    # then one schedule invokes generate with the task as its input, and one role may do it
-    template.resource_count_is(SCHEDULE, 1)
+    # then each invokes its function with the task as its input, and one role may do it
+    template.resource_count_is(SCHEDULE, 2)
     template.has_resource_properties(
         SCHEDULE,
         {
-            "ScheduleExpression": "rate(5 minutes)",
+            "ScheduleExpression": expression,
             "FlexibleTimeWindow": {"Mode": "OFF"},
             "Target": Match.object_like(
                 {
                     "Arn": {"Fn::GetAtt": [logical_id(fn.function), "Arn"]},
-                    "Input": Match.serialized_json({"task": "sweep_jobs"}),
+                    "Input": Match.serialized_json({"task": task}),
                 }
             ),
         },
@@ -56,7 +70,8 @@ def test_event_sources_and_schedules_fit_the_reserved_concurrency(
     template.has_resource_properties("AWS::Lambda::Function", {"ReservedConcurrentExecutions": 6})
     mappings = template.find_resources("AWS::Lambda::EventSourceMapping")
     limits = sorted(m["Properties"]["ScalingConfig"]["MaximumConcurrency"] for m in mappings.values())
-    assert limits == [2, 3] and sum(limits) + len(app_stack.specs.schedules) <= 6
+    on_generate = [s for s in app_stack.specs.schedules.values() if s.function == "generate"]
+    assert limits == [2, 3] and sum(limits) + len(on_generate) <= 6
     assert fn.spec.reserved_concurrency == 6
 
 
@@ -124,7 +139,7 @@ def test_a_schedule_spec_becomes_a_schedule_with_time_zone_and_input(
     )
     assert set(roles) == {role_id}
 
-    # ...which may invoke only the scheduled targets: this one and the sweep's generate function
+    # ...which may invoke only the scheduled targets: this one, generate (sweep) and payment_poll
     attached = {"Roles": Match.array_with([{"Ref": role_id}])}
     variant_template.resource_properties_count_is("AWS::IAM::Policy", attached, 1)
     resources = Capture()
@@ -139,7 +154,7 @@ def test_a_schedule_spec_becomes_a_schedule_with_time_zone_and_input(
             },
         },
     )
-    generate = logical_id(variant_stack.functions.functions["generate"].function)
+    others = [logical_id(variant_stack.functions.functions[f].function) for f in ("generate", "payment_poll")]
     granted = resources.as_array()
-    assert target in granted and len(granted) == 3
-    assert all(r == target or generate in str(r) for r in granted)
+    assert target in granted and len(granted) == 5  # each function: its ARN and its versions
+    assert all(r == target or any(o in str(r) for o in others) for r in granted)
