@@ -313,3 +313,34 @@ def test_a_person_generates_a_picture_in_the_web_chat(stack: LocalStack, chromiu
 
     (user,) = [u for u in User.scan(consistent_read=True) if u.first_name == "Маша"]
     assert user.balance == 2 and audit() == []
+
+
+def test_a_person_buys_a_pack_with_stars_in_the_web_chat(
+    stack: LocalStack, chromium, artifacts: Path
+) -> None:
+    """Real Chromium: Buy credits, a pack's button, the invoice paid in the page, the balance."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=WAIT * 1000)
+    page = chromium.new_page(viewport={"width": 1100, "height": 900})
+    page.set_default_timeout(WAIT * 1000)
+    page.goto(str(stack.chat_url))
+    page.fill("#new-user-name", "Пётр")
+    page.select_option("#new-user-lang", "ru")
+    page.click("#new-user button[type=submit]")
+    expect(page.locator("#chat-as")).to_contain_text("Пётр")
+    page.fill("#text", "/start")
+    page.click("#send")
+    expect(page.locator("#reply-keyboard button", has_text="Купить кредиты")).to_be_visible()
+
+    page.locator("#reply-keyboard button", has_text="Купить кредиты").click()
+    page.locator(".inline-kb button", has_text="20 кредитов").last.click()
+    card = page.locator(".invoice").last
+    expect(card).to_contain_text("100 ★")
+    card.locator(".pay-button").click()
+
+    expect(page.locator(".row.in .text", has_text="Оплата получена").last).to_contain_text("23 кредита")
+    page.locator("#messages").evaluate("box => { box.scrollTop = box.scrollHeight; }")
+    page.screenshot(path=str(artifacts / "local_stack_stars_purchase.png"))
+    (user,) = [u for u in User.scan(consistent_read=True) if u.first_name == "Пётр"]
+    assert user.balance == 23 and audit() == []
