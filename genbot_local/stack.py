@@ -10,7 +10,12 @@ What runs (all in this process, in threads):
 - one ``SqsDriver`` per queue and per dead-letter queue with a consumer (Lambda's SQS event
   source mapping), one ``Scheduler`` for ``SCHEDULES`` (EventBridge Scheduler);
 - the HTTP API front door (``--api-port``, 8081) for every HTTP route of every function,
-  plus ``/local/...`` controls (``POST /local/schedules/<name>`` fires a schedule now).
+  plus ``/local/...`` controls (``POST /local/schedules/<name>`` fires a schedule now);
+- YooKassa: without ``YOOKASSA_SHOP_ID``/``YOOKASSA_SECRET_KEY``, the YooKassa stand-in
+  (``genbot_local.yookassa_standin``) with local shop credentials: ``YOOKASSA_API_URL`` points
+  at it, its checkout page is where a ruble payment is paid or canceled, and its notifications
+  go to the front door's ``/yookassa/notifications`` (accepted from this machine's address
+  here only: in AWS only YooKassa's ranges are).
 
 Each function is one warm instance (``genbot_local.invoke``): its module is imported once and
 its invocations run one at a time on the function's own thread, like a single Lambda execution
@@ -47,6 +52,9 @@ from typing import Any, TextIO, cast
 
 LOCAL_BOT_TOKEN = "7000000001:LOCAL-genbot-stand-in-token"  # noqa: S105 (the stand-in's, public)
 LOCAL_BOT_USERNAME = "genbot_local_bot"
+LOCAL_YOOKASSA_SHOP_ID = "100500"
+LOCAL_YOOKASSA_SECRET_KEY = "local_standin_secret"  # noqa: S105 (the stand-in's, public)
+YOOKASSA_NOTIFICATIONS_PATH = "/yookassa/notifications"
 REAL_TELEGRAM = "https://api.telegram.org"
 DEFAULT_PREFIX = "genbot-local"
 EXIT_USAGE = 2
@@ -394,6 +402,7 @@ class LocalStack:
         self.env: dict[str, str] = {}
         self.moto: Any = None
         self.standin: Any = None
+        self.yookassa: Any = None  # the YooKassa stand-in, when no YooKassa keys are set
         self.poller: Any = None
         self.drivers: list[Any] = []
         self.scheduler: Any = None
@@ -412,6 +421,7 @@ class LocalStack:
         self._capture_from: set[str] = set()
         self._stopped = threading.Event()
         self._started = False
+        self._own_handlers: list[str] = []
 
     # -- environment ------------------------------------------------------------------------
 
@@ -667,6 +677,7 @@ class LocalStack:
         self._refresh_settings()
         self._check_tables(endpoint)
 
+        self._start_yookassa()
         self._start_telegram()
         self._refresh_settings()
         self._check_telegram()
@@ -688,6 +699,8 @@ class LocalStack:
             self.front_door = FrontDoor(
                 self._http_invoke, host=cfg.host, port=cfg.api_port, local=self._local_route
             ).start()
+            if self.yookassa is not None:
+                self.yookassa.notify_url = f"{self.front_door.base_url}{YOOKASSA_NOTIFICATIONS_PATH}"
         self.poller.start()
         self._write_env_file()
         self._started = True
@@ -723,6 +736,28 @@ class LocalStack:
         """Metrics are off; Powertools would still warn on every flush that has none to publish."""
         warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
         self._metrics_filter = warnings.filters[0]
+
+    def _start_yookassa(self) -> None:
+        """The YooKassa stand-in, unless real YooKassa keys are set (then YooKassa itself serves)."""
+        if os.environ.get("YOOKASSA_SHOP_ID") and os.environ.get("YOOKASSA_SECRET_KEY"):
+            return
+        from genbot_local.yookassa_standin import YooKassaStandIn
+
+        self.yookassa = YooKassaStandIn(
+            shop_id=LOCAL_YOOKASSA_SHOP_ID,
+            secret_key=LOCAL_YOOKASSA_SECRET_KEY,
+            receipt_required=True,  # 54-FZ on, as a real shop selling to people in Russia
+            host=self.config.host,
+        ).start()
+        self._setenv("YOOKASSA_SHOP_ID", LOCAL_YOOKASSA_SHOP_ID)
+        self._setenv("YOOKASSA_SECRET_KEY", LOCAL_YOOKASSA_SECRET_KEY)
+        self._setenv("YOOKASSA_API_URL", self.yookassa.base_url)
+        self._refresh_settings()
+        if "payment_poll" not in self.config.handlers:
+            # The front door's caller is this machine, not one of YooKassa's addresses: here, and
+            # only here, the notification route also hears loopback (the stand-in's deliveries).
+            self.config.handlers["payment_poll"] = _local_payment_poll
+            self._own_handlers.append("payment_poll")
 
     def _start_telegram(self) -> None:
         cfg = self.config
@@ -840,7 +875,7 @@ class LocalStack:
             if lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
                 lock.release()
         # 3. The servers go; that ends the long polls (getUpdates, ReceiveMessage) at once.
-        for server in (self.front_door, self.standin, self.moto):
+        for server in (self.front_door, self.standin, self.yookassa, self.moto):
             if server is not None:
                 with contextlib.suppress(Exception):
                     server.stop()
@@ -859,6 +894,9 @@ class LocalStack:
             instance.close(timeout=10)
         for name in self._capture_from:
             logging.getLogger(name).removeHandler(self._captured)
+        for name in self._own_handlers:
+            self.config.handlers.pop(name, None)
+        self._own_handlers.clear()
         if self._metrics_filter is not None:
             with contextlib.suppress(ValueError):
                 cast(list[Any], warnings.filters).remove(self._metrics_filter)
@@ -895,6 +933,18 @@ class LocalStack:
             active.append(f"openai ({settings.openai_base_url or 'OpenAI'})")
         return active or ["fake (offline: no OPENAI_API_KEY / GEMINI_API_KEYS set)"]
 
+    def yookassa_line(self) -> str:
+        """What serves ruble payments, for the banner."""
+        if self.yookassa is None:
+            return (
+                f"{os.environ.get('YOOKASSA_API_URL') or 'https://api.yookassa.ru/v3'} (YOOKASSA_* keys set)"
+            )
+        notify = self.yookassa.notify_url or "none (no front door: the payment_poll schedule settles)"
+        return (
+            f"stand-in {self.yookassa.base_url} (shop {LOCAL_YOOKASSA_SHOP_ID}; no YOOKASSA_* keys set); "
+            f"pay on its checkout page; notifications -> {notify}"
+        )
+
     @property
     def chat_url(self) -> str | None:
         return f"{self.telegram_api_url}/" if self.standin is not None else None
@@ -916,6 +966,7 @@ class LocalStack:
                 f"  HTTP API          {self.front_door.base_url}  (routes of functions/*, /local/...)"
             )
         lines.append(f"  AWS (moto)        {self.env.get('AWS_ENDPOINT_URL')}  prefix {cfg.prefix}")
+        lines.append(f"  YooKassa          {self.yookassa_line()}")
         queues = ", ".join(f"{d.name} -> {d.function}" for d in self.drivers) or "none"
         lines.append(f"  Queues            {queues}")
         names = ", ".join(self.scheduler.entries) if self.scheduler and self.scheduler.entries else "none"
@@ -972,6 +1023,16 @@ class LocalStack:
         """Block until ``stop()`` (or Ctrl-C in the caller)."""
         while not self._stopped.wait(0.5):
             pass
+
+
+def _local_payment_poll(event: dict[str, Any], context: Any) -> Any:
+    """``payment_poll`` in the local stack: the stand-in's notifications come from loopback."""
+    import ipaddress
+
+    from genbot.payments import poll
+
+    loopback = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
+    return poll.handle(event, trusted=(*poll.YOOKASSA_NETWORKS, *loopback))
 
 
 def _display(path: Path) -> str:

@@ -3,6 +3,7 @@
 genbot audit       exit 0 when every user's ledger sums to their balance, 1 otherwise
 genbot state       users, balances and recent jobs, as JSON
 genbot promo       promo codes: create CODE --credits N --uses M [--expires DATE], disable, show
+genbot refund      refund a payment (Stars or YooKassa) and take its credits back, once
 
 In the development environment the local package adds (entry points ``genbot.commands``):
 genbot dev         run the whole bot on this machine (see README)
@@ -142,6 +143,24 @@ def cmd_promo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_refund(args: argparse.Namespace) -> int:
+    from genbot.config import get_settings
+    from genbot.payments import refunds
+
+    try:
+        result = refunds.refund(get_settings(), args.payment_id)
+    except refunds.RefundError as exc:
+        sys.stderr.write(f"genbot refund: {exc}\n")
+        return 1
+    if result.applied:
+        from genbot.observability import logger
+
+        logger.info("refund by operator", extra={"payment_id": result.payment_id, "reason": args.reason})
+    reason = f" (reason: {args.reason})" if args.reason and result.applied else ""
+    _out(refunds.describe(result) + reason)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="genbot", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -163,6 +182,10 @@ def parser() -> argparse.ArgumentParser:
     actions.add_parser("disable", help="stop a code (redemptions made stay)").add_argument("code")
     actions.add_parser("show", help="a code's credits, uses and expiry").add_argument("code")
     p.set_defaults(func=cmd_promo)
+    p = sub.add_parser("refund", help="refund a payment and take its credits back (once)")
+    p.add_argument("payment_id", help="the payment's id: stars#<telegram_payment_charge_id> or yk#<id>")
+    p.add_argument("--reason", default="", help="why (logged with the refund)")
+    p.set_defaults(func=cmd_refund)
     for plugin in entry_points(group=PLUGIN_GROUP):
         plugin.load()(sub)
     return root

@@ -129,6 +129,13 @@ class Settings(BaseSettings):
     # when the referrer is rewarded: on the invited user's first payment (can't be farmed with
     # throwaway accounts) or at their registration
     referral_trigger: Literal["first_payment", "registration"] = "first_payment"
+    # Subscription (Stars): the monthly plan's price, what each period includes (credits, and
+    # chat messages per day for the assistant) and the one-time annual plan's price; the
+    # operator's settings item ``subscription`` overrides these (genbot.payments.subscriptions)
+    sub_stars: Annotated[int, Field(ge=1, le=10_000)] = 450
+    sub_credits: NonNegativeInt = 150
+    sub_chat_daily: NonNegativeInt = 100
+    sub_year_stars: Annotated[int, Field(ge=1, le=10_000)] = 4500
 
     @field_validator("gemini_api_keys", "blocked_words", mode="before")
     @classmethod

@@ -16,6 +16,7 @@ from genbot.bot import (
     language,
     promo,
     start,
+    subscribe,
 )
 from genbot.bot.middlewares import UserLocaleMiddleware, UserMiddleware
 from genbot.i18n import get_i18n
@@ -33,6 +34,7 @@ def build_dispatcher() -> Dispatcher:
         balance.router,
         bonus.router,
         promo.router,
+        subscribe.router,  # before buy: its filtered payment handlers take sub_ payloads
         buy.router,
         help.router,
         generate.router,  # after the menu buttons: a button press beats a pending prompt
