@@ -41,7 +41,7 @@ def pre_checkout(telegram_update, user_id: int, payload: str, amount: int, curre
 def test_buy_shows_each_pack_and_a_button_sends_a_stars_invoice(buyer, telegram) -> None:
     menu = buyer.send("🛒 Купить кредиты")
     labels = list(buyer.buttons())
-    assert labels == ["20 кредитов — 100 ⭐", "60 кредитов — 250 ⭐", "150 кредитов — 550 ⭐"]
+    assert labels == ["20 кредитов — 100 ⭐", "60 кредитов — 250 ⭐", "150 кредитов — 550 ⭐", "⭐ Подписка"]
     assert "Stars" in menu["text"]
 
     buyer.press_button("20 кредитов")
@@ -131,3 +131,9 @@ def test_a_payment_that_matches_no_order_is_not_credited_and_the_user_is_told(
 def test_paysupport_and_terms_answer(buyer) -> None:
     assert "поддержк" in buyer.send("/paysupport")["text"].lower()
     assert "услови" in buyer.send("/terms")["text"].lower()
+
+
+def test_the_buy_menu_leads_to_the_subscription(buyer) -> None:
+    buyer.send("🛒 Купить кредиты")
+    plans = buyer.press_button("Подписка")
+    assert "Подписка" in plans["text"] and any("На год" in label for label in buyer.buttons())

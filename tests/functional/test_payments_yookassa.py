@@ -139,7 +139,7 @@ def test_a_ruble_pack_asks_the_receipt_contact_once_then_pays_through_a_button(
 ) -> None:
     buyer.send("🛒 Купить кредиты")
     labels = list(buyer.buttons())
-    assert [label for label in labels if "⭐" in label] == [
+    assert [label for label in labels if label.endswith("⭐")] == [
         "20 кредитов — 100 ⭐",
         "60 кредитов — 250 ⭐",
         "150 кредитов — 550 ⭐",

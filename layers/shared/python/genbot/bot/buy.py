@@ -20,6 +20,7 @@ from aiogram.methods import AnswerPreCheckoutQuery, SendInvoice, SendMessage
 from aiogram.types import (
     CallbackQuery,
     ForceReply,
+    InlineKeyboardButton,
     InlineKeyboardMarkup,
     LabeledPrice,
     Message,
@@ -29,6 +30,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from genbot.bot.keyboards import BTN_BUY
+from genbot.bot.subscribe import SubCb
 from genbot.bot.texts import credits
 from genbot.config import Settings
 from genbot.i18n import variants
@@ -63,6 +65,7 @@ def packs_keyboard(settings: Settings) -> InlineKeyboardMarkup:
                 callback_data=RubCb(product=item.product_id),
             )
     builder.adjust(2 if rubles else 1)
+    builder.row(InlineKeyboardButton(text=_("⭐ Subscription"), callback_data=SubCb(action="show").pack()))
     return builder.as_markup()
 
 

@@ -32,7 +32,7 @@ router = Router(name="subscribe")
 
 
 class SubCb(CallbackData, prefix="sub"):
-    action: str  # "year", "cancel", "resume"
+    action: str  # "show", "year", "cancel", "resume"
 
 
 def _date(epoch: int, settings: Settings) -> str:
@@ -108,6 +108,21 @@ async def subscribe(message: Message, db_user: User | None, settings: Settings, 
     if db_user is None:
         return message.answer(_("Send /start first: it sets up your account."))
     return message.answer(state_text(db_user, settings), reply_markup=await keyboard(bot, db_user, settings))
+
+
+@router.callback_query(SubCb.filter(F.action == "show"))
+async def show(
+    query: CallbackQuery, db_user: User | None, settings: Settings, bot: Bot
+) -> SendMessage | None:
+    """The Subscription button of the Buy menu: the same view as /subscribe."""
+    await query.answer()
+    if db_user is None or query.message is None:
+        return None
+    return SendMessage(
+        chat_id=query.message.chat.id,
+        text=state_text(db_user, settings),
+        reply_markup=await keyboard(bot, db_user, settings),
+    )
 
 
 @router.callback_query(SubCb.filter(F.action == "year"))
