@@ -12,7 +12,9 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import botocore.session
 import pytest
 
 from genbot import snapstart
@@ -27,19 +29,33 @@ ANNA = 555000111
 
 
 def test_the_first_update_after_the_hooks_goes_through_the_handler(
-    telegram, deliver, telegram_update
+    telegram, deliver, telegram_update, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     load_handler("webhook")  # init: the handler module, imported once per process
     assert snapstart.before_snapshot() == []
+    primed = {id(client) for client in snapstart.thread_session()._shared_clients.values()}
+    built: list[str] = []
+    build = botocore.session.Session.create_client
+
+    def counting(self: botocore.session.Session, service_name: str, *args: Any, **kwargs: Any) -> Any:
+        built.append(service_name)
+        return build(self, service_name, *args, **kwargs)
+
+    monkeypatch.setattr(botocore.session.Session, "create_client", counting)
+
     snapstart.after_restore()
-    assert snapstart.thread_session()._shared_clients == {}  # no AWS client crosses the snapshot
+
+    assert built == ["dynamodb"]  # this copy's DynamoDB client, built by the hook
+    hooked = snapstart.thread_session()._shared_clients.copy()
+    assert not primed & {id(client) for client in hooked.values()}  # none crosses the snapshot
 
     response = deliver(telegram_update("message_start", user_id=ANNA))
 
     assert response["statusCode"] == 200
     assert reply_body(response)["method"] == "sendMessage" and reply_body(response)["chat_id"] == ANNA
     assert User.get(ANNA).balance > 0  # registered, welcome credits included
-    assert snapstart.thread_session()._shared_clients  # a client built after restore
+    assert "dynamodb" not in built[1:]  # the first update (dedupe, user, transaction) reused it
+    assert snapstart.thread_session()._shared_clients == hooked
     balance = deliver(telegram_update("message_text", user_id=ANNA, text="/balance"))
     assert balance["statusCode"] == 200 and reply_body(balance)["chat_id"] == ANNA
 

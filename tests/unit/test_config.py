@@ -98,3 +98,24 @@ def test_with_a_secret_the_settings_follow_a_rotation_within_minutes(monkeypatch
     assert rotated.webhook_secret == "new-secret" and len(reads) == 2
     clock[0] += config.SETTINGS_MAX_AGE_SECONDS + 1
     assert get_settings() is rotated  # unchanged values: the same object (nothing rebuilt)
+
+
+def test_table_names_and_the_region_never_read_the_secret(monkeypatch) -> None:
+    """PynamoDB reads Meta.region when a model class is defined (at import, before a SnapStart
+    snapshot): that must not call Secrets Manager."""
+    from genbot import config
+    from genbot.store.models import Job, User
+
+    def no_secret(secret_id: str) -> dict[str, str]:
+        raise AssertionError("the secret was read")
+
+    monkeypatch.setenv("SECRET_ID", "arn:aws:secretsmanager:eu-central-1:1:secret:genbot/app")
+    monkeypatch.setenv("USERS_TABLE", "stage-users")
+    monkeypatch.setenv("AWS_REGION", "eu-central-1")
+    monkeypatch.setattr(config, "_secret_values", no_secret)
+
+    assert (User.Meta.table_name, User.Meta.region, Job.Meta.region) == (
+        "stage-users",
+        "eu-central-1",
+        "eu-central-1",
+    )

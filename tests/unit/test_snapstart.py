@@ -21,6 +21,10 @@ from pynamodb.connection import Connection
 
 from genbot import runtime, snapstart
 from genbot.config import Settings, get_settings
+
+# Imported as the handler's init does (PynamoDB's model classes read ``Meta.region`` when they
+# are created, i.e. the settings): before any test puts the settings behind a secret.
+from genbot.store import models  # noqa: F401
 from genbot.telegram import client as telegram_client
 from genbot.telegram import make_bot, prepare_session
 
@@ -239,16 +243,106 @@ def test_after_restore_drops_every_client_connection_and_the_bot() -> None:
     bot = runtime.bot()
     assert boto3.DEFAULT_SESSION is not None and snapstart.thread_session()._shared_clients
 
+    before = {id(client) for client in snapstart.thread_session()._shared_clients.values()}
+
     snapstart.after_restore()
 
     assert clients.client.cache_info().currsize == 0
     assert transaction.connection.cache_info().currsize == 0
     assert vars(User)["_connection"] is None
     assert boto3.DEFAULT_SESSION is None
-    assert snapstart.thread_session()._shared_clients == {}
+    rebuilt = list(snapstart.thread_session()._shared_clients.values())
+    assert [client.meta.service_model.service_name for client in rebuilt] == ["dynamodb"]  # built after
+    assert not before & {id(client) for client in rebuilt}  # nothing from before crosses the restore
     assert queue._sqs() is not sqs and media._s3() is not s3 and transaction.connection() is not tx
     assert User._get_connection().connection.client is not dynamodb
     assert runtime.bot() is not bot
+
+
+@pytest.fixture
+def client_builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The service of every botocore client actually built (the sharing session's cache misses)."""
+    built: list[str] = []
+    build = botocore.session.Session.create_client
+
+    def counting(self: botocore.session.Session, service_name: str, *args: Any, **kwargs: Any) -> Any:
+        built.append(service_name)
+        return build(self, service_name, *args, **kwargs)
+
+    monkeypatch.setattr(botocore.session.Session, "create_client", counting)
+    return built
+
+
+@pytest.mark.parametrize(
+    "region",
+    [
+        {"AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "us-east-1"},  # Lambda sets AWS_REGION
+        {"AWS_DEFAULT_REGION": "eu-central-1"},
+        {},  # neither: Settings' default
+    ],
+)
+def test_the_models_reuse_the_dynamodb_client_the_after_restore_hook_built(
+    monkeypatch: pytest.MonkeyPatch, client_builds: list[str], region: dict[str, str]
+) -> None:
+    from genbot.store import transaction
+    from genbot.store.models import IdempotencyRecord, LedgerEntry, User
+
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in region.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    snapstart.install()
+
+    snapstart.after_restore()
+
+    assert client_builds == ["dynamodb"]  # the hook built this copy's client...
+    (hooked,) = snapstart.thread_session()._shared_clients.values()
+    connections = [model._get_connection().connection for model in (User, IdempotencyRecord, LedgerEntry)]
+    connections.append(transaction.connection())
+    assert all(connection.client is hooked for connection in connections)
+    assert client_builds == ["dynamodb"]  # ...and the models' connections built none
+    assert (
+        hooked.meta.region_name
+        == get_settings().aws_region
+        == (region.get("AWS_REGION") or region.get("AWS_DEFAULT_REGION") or "us-east-1")
+    )
+    get_settings.cache_clear()
+
+
+def test_the_after_restore_hook_reads_no_setting_and_opens_no_connection(
+    no_network, settings_behind_a_secret, client_builds: list[str]
+) -> None:
+    snapstart.install()
+    assert snapstart.before_snapshot() == []
+    client_builds.clear()  # priming's throwaway clients
+
+    snapstart.after_restore()
+
+    assert client_builds == ["dynamodb"]
+    (hooked,) = snapstart.thread_session()._shared_clients.values()
+    assert hooked._request_signer._credentials.access_key == "testing"  # this copy's, resolved now
+
+
+def test_a_failed_rebuild_leaves_the_restore_done_and_the_first_update_to_build(
+    monkeypatch: pytest.MonkeyPatch, client_builds: list[str]
+) -> None:
+    from genbot.store.models import User
+
+    def broken() -> None:
+        raise RuntimeError("boom")
+
+    snapstart.install()
+    snapstart.reset_clients()
+    User._get_connection().connection.client  # noqa: B018 (a client from "before the snapshot")
+    monkeypatch.setattr(snapstart, "dynamodb_connection", broken)
+
+    snapstart.after_restore()  # logged, not raised: a raising hook fails the restore
+
+    assert snapstart.thread_session()._shared_clients == {}
+    assert vars(User)["_connection"] is None
+    User._get_connection().connection.client  # noqa: B018
+    assert client_builds == ["dynamodb", "dynamodb"]
 
 
 def test_forgetting_the_bot_closes_a_session_it_opened() -> None:

@@ -213,6 +213,18 @@ class _SettingsCache:
         self._lock = threading.Lock()
         self._value: Settings | None = None
         self._read_at = 0.0
+        self._environment: Settings | None = None
+
+    def environment(self) -> Settings:
+        """The settings without the secret: resource names and the region, which the secret never
+        holds. Reading them (PynamoDB does when a model class is defined, i.e. at import) must not
+        call Secrets Manager: at init that would be network before a SnapStart snapshot and the
+        secret's values inside it."""
+        value = self._value or self._environment
+        if value is None:
+            with self._lock:
+                value = self._environment = _read_settings(with_secret=False)
+        return value
 
     def __call__(self) -> Settings:
         value = self._value
@@ -230,16 +242,16 @@ class _SettingsCache:
     def cache_clear(self) -> None:
         """Forget the settings: the next call reads the environment again (tests, the local stack)."""
         with self._lock:
-            self._value = None
+            self._value = self._environment = None
 
 
 get_settings = _SettingsCache()
 
 
-def _read_settings() -> Settings:
+def _read_settings(with_secret: bool = True) -> Settings:
     """The settings from the environment (and the secret); a bad value fails here, named."""
     overrides: dict[str, Any] = {}
-    secret_id = os.environ.get("SECRET_ID", "")
+    secret_id = os.environ.get("SECRET_ID", "") if with_secret else ""
     if secret_id:
         for name, value in _secret_values(secret_id).items():
             if not os.environ.get(name):

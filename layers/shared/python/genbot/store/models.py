@@ -25,13 +25,17 @@ from genbot.config import get_settings
 
 
 class FromSettings:
-    """A ``Meta`` attribute read from the current settings at each use (a class-level descriptor)."""
+    """A ``Meta`` attribute read from the current settings at each use (a class-level descriptor).
+
+    Table names and the region are never secret: they come from the environment part of the
+    settings, so defining a model (PynamoDB reads ``Meta.region`` then) reads no secret.
+    """
 
     def __init__(self, field: str) -> None:
         self.field = field
 
     def __get__(self, instance: Any, owner: Any) -> Any:
-        return getattr(get_settings(), self.field)
+        return getattr(get_settings.environment(), self.field)
 
 
 class _Meta:
