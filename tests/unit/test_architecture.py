@@ -114,3 +114,27 @@ def test_handlers_only_wire() -> None:
             if line.strip() and not line.lstrip().startswith("#")
         ]
         assert len(lines) <= 40, f"{handler.relative_to(ROOT)} has {len(lines)} lines: move logic into genbot"
+
+
+def test_the_webhooks_import_leaves_out_what_a_plain_update_doesnt_need() -> None:
+    """Cold start: provider SDKs, the YooKassa SDK and the worker stay out of the webhook's import."""
+    import subprocess
+    import sys
+
+    handler = str(ROOT / "functions/webhook/handler.py")
+    heavy = ["openai", "google.genai", "yookassa", "requests", "PIL", "genbot.jobs.worker", "genbot_local"]
+    probe = (
+        "import importlib.util, sys\n"
+        f"spec = importlib.util.spec_from_file_location('handler', {handler!r})\n"
+        "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
+        f"print(','.join(m for m in {heavy!r} if m in sys.modules))\n"
+    )
+    env = {
+        "PYTHONPATH": f"{ROOT / 'layers/shared/python'}",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "PATH": "/usr/bin:/bin",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120, check=True
+    )
+    assert done.stdout.strip() == ""
