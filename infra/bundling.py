@@ -4,7 +4,8 @@ The layer is ``python/`` = the runtime dependencies (exported from ``uv.lock``, 
 manylinux aarch64 / CPython 3.13 wheels, then pruned) + the whole ``genbot`` package +
 compiled gettext catalogs + CPython 3.13 bytecode for all of it. There is no Docker daemon on
 the build machines, and the dependencies are all available as wheels, so a cross-platform
-``--only-binary`` install is both enough and fast.
+``--only-binary`` install is both enough and fast (one exception: ``SDIST_ALLOWED``, pure-Python
+packages that publish no wheel, built to a universal wheel during the install).
 
 What goes in:
 
@@ -71,7 +72,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # Bump when the recipe below changes, so cached builds are not reused.
-RECIPE_VERSION = "2"
+RECIPE_VERSION = "4"
 PLATFORM = "aarch64-manylinux2014"  # uv's name for pip's manylinux2014_aarch64
 PYTHON_VERSION = "3.13"
 CACHE_TAG = "cpython-313"  # sys.implementation.cache_tag of Lambda's python3.13 runtime
@@ -81,6 +82,15 @@ EXCLUDED_DIRS = frozenset({"__pycache__"})
 EXCLUDED_SUFFIXES = (".pyc", ".mo")  # .mo files are compiled fresh from the .po sources
 BABEL_LOCALES = ("ru", "en")  # genbot.i18n.LANGUAGES (a test keeps them in step)
 UNUSED_DISTRIBUTIONS = ("cryptography", "cffi", "pycparser")  # see the module docstring
+# Data no function reads: netaddr (pulled in by the yookassa SDK for an IP helper we don't call;
+# our notification check uses ``ipaddress``) ships 9 MB of MAC-vendor databases and its tests.
+UNUSED_PATHS = (
+    "netaddr/eui/oui.txt",
+    "netaddr/eui/oui.idx",
+    "netaddr/eui/iab.txt",
+    "netaddr/eui/iab.idx",
+    "netaddr/tests",
+)
 PYTHON_ENV = "GENBOT_LAYER_PYTHON"  # an explicit CPython 3.13 for the bytecode
 KEEP_BUILDS = 3
 EXPORT_FORMAT = ("--format", "requirements-txt", "--no-header", "--quiet")
@@ -289,6 +299,12 @@ def prune_dependencies(python_dir: Path) -> None:
     locales = prune_babel_locales(python_dir)
     for name in UNUSED_DISTRIBUTIONS:
         remove_distribution(python_dir, name)
+    for rel in UNUSED_PATHS:
+        target = python_dir / rel
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
     shutil.rmtree(python_dir / "bin", ignore_errors=True)
     log.debug("pruned %d Babel locales and %s", len(locales), ", ".join(UNUSED_DISTRIBUTIONS))
 
@@ -329,6 +345,21 @@ def export_requirements(root: Path) -> str:
     )
 
 
+# Pure-Python packages published only as an sdist: built (to a py3-none-any wheel) during the
+# install. Everything else must come as a manylinux aarch64 / cp313 wheel: nothing compiled here.
+SDIST_ALLOWED = frozenset({"yookassa"})
+
+
+def binary_only_flags(requirements: str) -> list[str]:
+    """``--only-binary <name>`` for every requirement but the pure-Python sdist-only ones."""
+    flags: list[str] = []
+    for line in requirements.splitlines():
+        name = line.split("==")[0].split(";")[0].split("[")[0].strip().lower()
+        if name and not name.startswith(("#", "-")) and name.replace("_", "-") not in SDIST_ALLOWED:
+            flags += ["--only-binary", name]
+    return flags
+
+
 def install_dependencies(root: Path, build_dir: Path, interpreter: Path | None = None) -> Path:
     """The runtime dependencies for Lambda (arm64, CPython 3.13), pruned and compiled, cached."""
     final = deps_dir(root, build_dir)
@@ -344,7 +375,8 @@ def install_dependencies(root: Path, build_dir: Path, interpreter: Path | None =
                 *_uv(),
                 *("pip", "install", "--no-config", "--target", str(tmp / "python")),
                 *("--python-platform", PLATFORM, "--python-version", PYTHON_VERSION),
-                *("--only-binary", ":all:", "--no-compile", "--quiet", "-r", str(requirements)),
+                *binary_only_flags(requirements.read_text()),
+                *("--no-compile", "--quiet", "-r", str(requirements)),
             ],
             cwd=root,
             what="installing the layer's dependencies",

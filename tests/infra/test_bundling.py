@@ -457,3 +457,24 @@ def test_real_bundling_installs_pruned_compiled_aarch64_cp313_wheels(checkout: P
     # the target: 120 MB unzipped, bytecode included (Lambda's limit is 250 MB with the functions)
     size = sum(p.stat().st_size for p in python.rglob("*") if p.is_file())
     assert size <= LIMIT, f"layer is {size / 1e6:.1f} MB"
+
+
+def test_pruning_drops_data_no_function_reads(tmp_path: Path) -> None:
+    from infra.bundling import UNUSED_PATHS, prune_dependencies
+
+    python = tmp_path / "python"
+    for rel in (
+        "netaddr/eui/oui.txt",
+        "netaddr/eui/iab.idx",
+        "netaddr/tests/test_ip.py",
+        "netaddr/ip/__init__.py",
+    ):
+        (python / rel).parent.mkdir(parents=True, exist_ok=True)
+        (python / rel).write_text("x")
+    (python / "babel/locale-data").mkdir(parents=True)
+
+    prune_dependencies(python)
+
+    assert not (python / "netaddr/eui/oui.txt").exists() and not (python / "netaddr/tests").exists()
+    assert (python / "netaddr/ip/__init__.py").exists()  # the code itself stays
+    assert "netaddr/eui/oui.txt" in UNUSED_PATHS
