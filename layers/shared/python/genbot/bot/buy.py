@@ -30,6 +30,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from genbot.bot.keyboards import BTN_BUY
+from genbot.bot.referrals import tell_referrer
 from genbot.bot.subscribe import SubCb
 from genbot.bot.texts import credits
 from genbot.config import Settings
@@ -264,7 +265,7 @@ async def paid(message: Message, settings: Settings, bot: Bot) -> SendMessage | 
             _("We received your payment but couldn't match it to a pack. Please write to /paysupport.")
         )
     if done.referrer_rewarded is not None:
-        await _tell_referrer(bot, settings, done.referrer_rewarded, message.from_user.first_name)
+        await tell_referrer(bot, settings, done.referrer_rewarded, message.from_user.first_name)
     if not done.applied:
         return None  # a redelivered update: the receipt went out the first time
     balance = int(User.get(done.user_id, consistent_read=True).balance)
@@ -273,26 +274,6 @@ async def paid(message: Message, settings: Settings, bot: Bot) -> SendMessage | 
             credits=credits(done.credits), balance=credits(balance)
         )
     )
-
-
-async def _tell_referrer(bot: Bot, settings: Settings, referrer_id: int, friend: str) -> None:
-    """The invited friend paid: the referrer got their reward; a failure here loses nothing."""
-    from genbot.i18n import translate_plural
-    from genbot.users import get_user
-
-    referrer = get_user(referrer_id)
-    language = referrer.language if referrer else settings.default_language
-    text = translate_plural(
-        "🤝 {name}, whom you invited, made a first purchase: +{n} credit!",
-        "🤝 {name}, whom you invited, made a first purchase: +{n} credits!",
-        settings.referral_reward,
-        language,
-        name=html.quote(friend),
-    )
-    try:
-        await bot.send_message(referrer_id, text)
-    except TelegramAPIError:
-        logger.warning("could not tell the referrer", extra={"referrer_id": referrer_id})
 
 
 @router.message(Command("paysupport"))

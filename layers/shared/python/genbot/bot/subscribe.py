@@ -11,7 +11,7 @@ import contextlib
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from aiogram import Bot, F, Router, html
+from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
@@ -20,6 +20,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, LabeledPrice, Mes
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from genbot.bot.referrals import tell_referrer
 from genbot.bot.texts import credits
 from genbot.config import Settings
 from genbot.observability import logger
@@ -222,7 +223,7 @@ async def paid(message: Message, settings: Settings, bot: Bot) -> SendMessage | 
             _("We received your payment but couldn't match it to a plan. Please write to /paysupport.")
         )
     if done.referrer_rewarded is not None:
-        await _tell_referrer(bot, settings, done.referrer_rewarded, message.from_user.first_name)
+        await tell_referrer(bot, settings, done.referrer_rewarded, message.from_user.first_name)
     if not done.applied:
         return None  # a redelivered update: the receipt went out the first time
     balance = int(User.get(done.user_id, consistent_read=True).balance)
@@ -231,23 +232,3 @@ async def paid(message: Message, settings: Settings, bot: Bot) -> SendMessage | 
             credits=credits(done.credits), balance=credits(balance), date=_date(done.until, settings)
         )
     )
-
-
-async def _tell_referrer(bot: Bot, settings: Settings, referrer_id: int, friend: str) -> None:
-    """The invited friend's first payment was a subscription: the referrer was rewarded."""
-    from genbot.i18n import translate_plural
-    from genbot.users import get_user
-
-    referrer = get_user(referrer_id)
-    language = referrer.language if referrer else settings.default_language
-    text = translate_plural(
-        "🤝 {name}, whom you invited, made a first purchase: +{n} credit!",
-        "🤝 {name}, whom you invited, made a first purchase: +{n} credits!",
-        settings.referral_reward,
-        language,
-        name=html.quote(friend),
-    )
-    try:
-        await bot.send_message(referrer_id, text)
-    except TelegramAPIError:
-        logger.warning("could not tell the referrer", extra={"referrer_id": referrer_id})
