@@ -334,7 +334,7 @@ def test_a_person_buys_a_pack_with_stars_in_the_web_chat(
     expect(page.locator("#reply-keyboard button", has_text="Купить кредиты")).to_be_visible()
 
     page.locator("#reply-keyboard button", has_text="Купить кредиты").click()
-    page.locator(".inline-kb button", has_text="20 кредитов").last.click()
+    page.locator(".inline-kb button", has_text="20 кредитов — 100 ⭐").last.click()
     card = page.locator(".invoice").last
     expect(card).to_contain_text("100 ★")
     card.locator(".pay-button").click()
