@@ -32,6 +32,11 @@ class ConfigError(RuntimeError):
     """The environment is missing or has a malformed setting; the message names it."""
 
 
+def validation_problems(exc: ValidationError, root: str = "") -> str:
+    """pydantic's errors as ``where: what; ...`` (``where`` joins the location, else ``root``)."""
+    return "; ".join(f"{'.'.join(str(p) for p in err['loc']) or root}: {err['msg']}" for err in exc.errors())
+
+
 def _parse_quotas(raw: str) -> dict[str, int]:
     raw = raw.strip()
     if not raw:

@@ -1,4 +1,4 @@
-"""Telling a referrer their invited friend's first payment earned them credits."""
+"""Telling a referrer they earned credits: the friend joined (registration trigger) or first paid."""
 
 from __future__ import annotations
 
@@ -11,17 +11,32 @@ from genbot.observability import logger
 from genbot.users import get_user
 
 
-async def tell_referrer(bot: Bot, settings: Settings, referrer_id: int, friend: str) -> None:
-    """The invited friend paid: the referrer got their reward; a failure here loses nothing."""
+async def tell_referrer(
+    bot: Bot, settings: Settings, referrer_id: int, friend: str, *, joined: bool = False
+) -> None:
+    """The referrer got their reward: the friend ``joined`` (registration trigger) or first paid.
+
+    A failure here loses nothing (the credits are already on the referrer's balance).
+    """
     referrer = get_user(referrer_id)
     language = referrer.language if referrer else settings.default_language
-    text = translate_plural(
-        "🤝 {name}, whom you invited, made a first purchase: +{n} credit!",
-        "🤝 {name}, whom you invited, made a first purchase: +{n} credits!",
-        settings.referral_reward,
-        language,
-        name=html.quote(friend),
-    )
+    n, name = settings.referral_reward, html.quote(friend)
+    if joined:
+        text = translate_plural(
+            "🤝 {name} joined by your link: +{n} credit!",
+            "🤝 {name} joined by your link: +{n} credits!",
+            n,
+            language,
+            name=name,
+        )
+    else:
+        text = translate_plural(
+            "🤝 {name}, whom you invited, made a first purchase: +{n} credit!",
+            "🤝 {name}, whom you invited, made a first purchase: +{n} credits!",
+            n,
+            language,
+            name=name,
+        )
     try:
         await bot.send_message(referrer_id, text)
     except TelegramAPIError:

@@ -9,12 +9,12 @@ from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
 from genbot.bot.keyboards import main_menu
+from genbot.bot.referrals import tell_referrer
 from genbot.bot.texts import credits
 from genbot.config import Settings
-from genbot.i18n import normalize_language, translate_plural
-from genbot.observability import logger
+from genbot.i18n import normalize_language
 from genbot.store.models import User
-from genbot.users import get_user, register
+from genbot.users import register
 
 router = Router(name="start")
 
@@ -51,26 +51,9 @@ async def start(
         referrer_id=parse_referrer(command.args),
     )
     if reg.referrer_rewarded is not None:
-        await _tell_referrer(bot, settings, reg.referrer_rewarded, name)
+        await tell_referrer(bot, settings, reg.referrer_rewarded, name, joined=True)
     text = _(
         "Hi, {name}! I turn words into pictures and photos into videos.\n\n"
         "🎁 Welcome gift: {credits}. Press «🎨 Generate» to start, or /help to learn more."
     ).format(name=html.quote(name), credits=credits(int(reg.user.balance)))
     return message.answer(text, reply_markup=main_menu())
-
-
-async def _tell_referrer(bot: Bot, settings: Settings, referrer_id: int, friend: str) -> None:
-    """Let the referrer know they earned credits; a failure here must not break /start."""
-    referrer = get_user(referrer_id)
-    language = referrer.language if referrer else settings.default_language
-    text = translate_plural(
-        "🤝 {name} joined by your link: +{n} credit!",
-        "🤝 {name} joined by your link: +{n} credits!",
-        settings.referral_reward,
-        language,
-        name=html.quote(friend),
-    )
-    try:
-        await bot.send_message(referrer_id, text)
-    except Exception:
-        logger.warning("could not tell the referrer", extra={"referrer_id": referrer_id}, exc_info=True)

@@ -15,7 +15,7 @@ from typing import Annotated
 
 from pydantic import Field, NonNegativeInt, TypeAdapter, ValidationError
 
-from genbot.config import Settings
+from genbot.config import Settings, validation_problems
 from genbot.observability import logger
 from genbot.providers.catalog import Catalog
 from genbot.store.settings import cached_setting
@@ -30,9 +30,7 @@ def validate_prices(raw: object) -> dict[str, int]:
     try:
         return PRICES_ADAPTER.validate_python(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'prices'}: {err['msg']}" for err in exc.errors()
-        )
+        problems = validation_problems(exc, "prices")
         raise ValueError(f"invalid prices: {problems}") from None
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, PositiveInt, TypeAdapter, ValidationError
 
-from genbot.config import Settings
+from genbot.config import Settings, validation_problems
 from genbot.observability import logger
 from genbot.store.settings import cached_setting
 
@@ -44,9 +44,7 @@ def validate_packs(raw: object) -> dict[str, PackData]:
     try:
         packs = PACKS_ADAPTER.validate_python(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'packs'}: {e['msg']}" for e in exc.errors()
-        )
+        problems = validation_problems(exc, "packs")
         raise ValueError(f"invalid packs: {problems}") from None
     too_dear = [name for name, pack in packs.items() if pack.stars > STARS_MAX]
     if too_dear:

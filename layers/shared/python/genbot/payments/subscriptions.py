@@ -29,7 +29,7 @@ from aiogram import Bot
 from aiogram.methods import EditUserStarSubscription
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, TypeAdapter, ValidationError
 
-from genbot.config import Settings
+from genbot.config import Settings, validation_problems
 from genbot.i18n import N_
 from genbot.ledger import ConditionFailedError, Posting, apply
 from genbot.observability import logger, metrics
@@ -91,9 +91,7 @@ def validate_terms(settings: Settings, raw: object) -> SubscriptionTerms:
     try:
         return TERMS_ADAPTER.validate_python(merged)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'subscription'}: {e['msg']}" for e in exc.errors()
-        )
+        problems = validation_problems(exc, "subscription")
         raise ValueError(f"invalid subscription: {problems}") from None
 
 

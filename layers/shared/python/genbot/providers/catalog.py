@@ -22,7 +22,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from genbot.config import Settings
+from genbot.config import Settings, validation_problems
 from genbot.observability import logger
 from genbot.providers import registry
 from genbot.store.settings import cached_setting
@@ -89,9 +89,7 @@ def validate(raw: Any) -> CatalogData:
     try:
         data = CATALOG_ADAPTER.validate_python(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'catalog'}: {err['msg']}" for err in exc.errors()
-        )
+        problems = validation_problems(exc, "catalog")
         raise ValueError(f"invalid catalog: {problems}") from None
     known = registry.names()
     for mode, tiers in data.items():
