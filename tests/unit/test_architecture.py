@@ -28,6 +28,7 @@ RANKS = {
     "users": 3,
     "jobs": 4,
     "payments": 4,
+    "notify": 4,
     "bot": 5,
     "snapstart": 6,
     "cli": 6,

@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AliasChoices, Field, NonNegativeInt, PositiveInt, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from genbot.resources import DEFAULT_BONUS_REMINDER_HOUR, DEFAULT_TIMEZONE
+
 SECRET_NAMES = (
     "BOT_TOKEN",
     "WEBHOOK_SECRET",
@@ -90,14 +92,16 @@ class Settings(BaseSettings):
     idempotency_table: str = "genbot-idempotency"
     payments_table: str = "genbot-payments"
     promo_table: str = "genbot-promo"
+    broadcasts_table: str = "genbot-broadcasts"
     jobs_queue_url: str = ""
+    broadcasts_queue_url: str = ""
     jobs_dlq_arn: str = ""  # records from this queue are jobs that ran out of retries
     media_bucket: str = ""
 
     # Product
     default_language: str = "ru"
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
-    timezone: str = "Europe/Moscow"
+    timezone: str = DEFAULT_TIMEZONE
     # Telegram retries an unanswered update for up to a day: remember ids at least that long
     update_dedupe_ttl_seconds: Annotated[int, Field(ge=24 * 3600)] = 7 * 24 * 3600
     blocked_words: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -141,6 +145,20 @@ class Settings(BaseSettings):
     sub_credits: NonNegativeInt = 150
     sub_chat_daily: NonNegativeInt = 100
     sub_year_stars: Annotated[int, Field(ge=1, le=10_000)] = 4500
+    # Notices (genbot.notify). The discount offer: to a user whose one generation, more than
+    # OFFER_DELAY_HOURS ago, left the balance at 0; its pack ("credits:stars:rubles") sells to
+    # them alone for OFFER_HOURS.
+    offer_pack: str = "20:50:99"
+    offer_delay_hours: PositiveInt = 24
+    offer_hours: PositiveInt = 72
+    # the daily bonus is there on the first DAILY_BONUS_DAYS calendar days (TIMEZONE) from
+    # registration; a reminder after BONUS_REMINDER_HOUR:00 on each of them, if not yet claimed
+    daily_bonus_days: NonNegativeInt = 3
+    bonus_reminder_hour: Annotated[int, Field(ge=0, le=23)] = DEFAULT_BONUS_REMINDER_HOUR
+    # a subscription that won't renew by itself: a reminder this many days before it ends
+    sub_reminder_days: PositiveInt = 3
+    # broadcasts: messages per second over all senders (Telegram allows about 30)
+    broadcast_rate: Annotated[int, Field(ge=1, le=30)] = 25
 
     @field_validator("gemini_api_keys", "blocked_words", mode="before")
     @classmethod
@@ -172,7 +190,7 @@ class Settings(BaseSettings):
         """Uses per key per day by provider (``*``: every provider); {} when unset."""
         return _parse_quotas(self.keypool_quota)
 
-    @field_validator("pack_s", "pack_m", "pack_l")
+    @field_validator("pack_s", "pack_m", "pack_l", "offer_pack")
     @classmethod
     def _pack(cls, value: str) -> str:
         parts = value.split(":")

@@ -7,13 +7,20 @@ expressions that AWS would use. Tables live in ``genbot.store.tables``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 # Tables: "read" (get, query, scan), "items" (get, query, put and update items, one by one or in
-# transactions: no scan, delete or batch write), "read_write" (everything on the table).
+# transactions: no scan, delete or batch write), "items_scan" ("items" and scan: a broadcast
+# reads every user), "read_write" (everything on the table).
 # Buckets: "read", "write", "read_write" (object access).
-Access = Literal["read", "write", "items", "read_write"]
+Access = Literal["read", "write", "items", "items_scan", "read_write"]
+# ScheduleSpec.timezone: the app's TIMEZONE setting (the bonus reminder's "after 11:00")
+APP_TIMEZONE = "TIMEZONE"
+# the defaults of the settings a schedule may depend on (genbot.config uses the same values)
+DEFAULT_TIMEZONE = "Europe/Moscow"
+DEFAULT_BONUS_REMINDER_HOUR = 11
 
 
 @dataclass(frozen=True)
@@ -51,8 +58,17 @@ class ScheduleSpec:
     name: str
     function: str
     expression: str
-    timezone: str = "UTC"
+    timezone: str = "UTC"  # or APP_TIMEZONE: the deployed TIMEZONE setting
     input: dict[str, Any] = field(default_factory=dict)
+
+    def resolve(self, env: Mapping[str, str]) -> tuple[str, str]:
+        """(expression, timezone) for a deployment whose functions get the environment ``env``:
+        ``APP_TIMEZONE`` becomes its ``TIMEZONE``, ``{bonus_reminder_hour}`` its hour."""
+        timezone = (
+            (env.get("TIMEZONE") or DEFAULT_TIMEZONE) if self.timezone == APP_TIMEZONE else self.timezone
+        )
+        hour = int(env.get("BONUS_REMINDER_HOUR") or DEFAULT_BONUS_REMINDER_HOUR)
+        return self.expression.format(bonus_reminder_hour=hour), timezone
 
 
 @dataclass(frozen=True)
@@ -88,8 +104,9 @@ FUNCTIONS: dict[str, FunctionSpec] = {
             "idempotency": "items",
             "payments": "items",
             "promo": "items",
+            "broadcasts": "items",  # an admin's /broadcast: the preview, then the start
         },
-        sends_to=("jobs",),
+        sends_to=("jobs", "broadcasts"),
     ),
     "generate": FunctionSpec(
         name="generate",
@@ -118,6 +135,20 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         http_routes=(("POST", "/yookassa/notifications"),),
         tables={"users": "items", "ledger": "items", "payments": "items", "settings": "read"},
     ),
+    "notify": FunctionSpec(
+        name="notify",
+        timeout_seconds=60,
+        memory_mb=512,
+        # the broadcast queue's 2 pollers + the schedules (offers, bonus reminders,
+        # subscription notices) that may overlap them
+        reserved_concurrency=5,
+        tables={
+            "users": "items_scan",  # due users from the sparse indexes; a broadcast scans its segment
+            "settings": "read",
+            "broadcasts": "items",
+        },
+        sends_to=("broadcasts",),  # the fan-out: selection pages and recipient chunks
+    ),
 }
 
 QUEUES: dict[str, QueueSpec] = {
@@ -130,6 +161,13 @@ QUEUES: dict[str, QueueSpec] = {
         dlq_arn_env_var="JOBS_DLQ_ARN",
         max_concurrency=3,
         dlq_max_concurrency=2,
+    ),
+    "broadcasts": QueueSpec(
+        name="broadcasts",
+        env_var="BROADCASTS_QUEUE_URL",
+        consumer="notify",
+        batch_size=1,  # one page or chunk per invocation: short runs, a failure retries little
+        max_concurrency=2,  # with BROADCAST_RATE split between them: Telegram's ~30 messages/s
     ),
 }
 
@@ -150,6 +188,25 @@ SCHEDULES: dict[str, ScheduleSpec] = {
     # picked up: its grace (10 min) + this rate.
     "sweep_jobs": ScheduleSpec(
         name="sweep_jobs", function="generate", expression="rate(5 minutes)", input={"task": "sweep_jobs"}
+    ),
+    # genbot.notify: each run reads the users due now from a sparse index (never a scan)
+    "offers": ScheduleSpec(
+        name="offers", function="notify", expression="rate(15 minutes)", input={"task": "offers"}
+    ),
+    # "after 11:00" in the app's time zone, every 15 minutes until the evening: a user due at
+    # 11:00 hears at 11:00; a failed run's users are due again at the next tick
+    "bonus_reminders": ScheduleSpec(
+        name="bonus_reminders",
+        function="notify",
+        expression="cron(0/15 {bonus_reminder_hour}-23 * * ? *)",
+        timezone=APP_TIMEZONE,
+        input={"task": "bonus_reminders"},
+    ),
+    "subscription_notices": ScheduleSpec(
+        name="subscription_notices",
+        function="notify",
+        expression="rate(1 hour)",
+        input={"task": "subscription_notices"},
     ),
 }
 

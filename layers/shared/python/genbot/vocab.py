@@ -58,6 +58,21 @@ class PaymentStatus(StrEnum):
     REFUNDED = "refunded"
 
 
+class NoticeKind(StrEnum):
+    """Messages the bot sends unasked; a user turns each kind off in /settings."""
+
+    OFFERS = "offers"  # the discount offer and the operator's announcements (broadcasts)
+    BONUS = "bonus"  # the daily bonus reminder
+    SUBSCRIPTION = "subscription"  # the subscription is ending / has ended
+
+
+class BroadcastStatus(StrEnum):
+    DRAFT = "draft"  # previewed, waiting for the operator's confirmation
+    SENDING = "sending"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
 MODES: tuple[Mode, ...] = tuple(Mode)
 TIERS: tuple[Tier, ...] = tuple(Tier)
 NEEDS_PHOTO: frozenset[Mode] = frozenset({Mode.EDIT, Mode.VIDEO, Mode.DESCRIBE})

@@ -17,6 +17,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, LocalSecondaryIndex
 from pynamodb.models import Model
@@ -52,6 +53,49 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+class _DueIndex(GlobalSecondaryIndex):
+    """Sparse "who is due" indexes for the notify schedules: only users carrying the index's
+    keys are in it (partition: the constant ``DUE``; sort: when they are next due, epoch
+    seconds). Keys are set when the facts change and removed when a user can't be due again,
+    so a run reads the users due now, never the whole table (``genbot.notify``)."""
+
+
+DUE = "due"  # the one partition value of the sparse due indexes
+
+
+class OfferDueIndex(_DueIndex):
+    """The discount offer: set when a first generation empties the balance."""
+
+    class Meta:
+        index_name = "offer_due"
+        projection = AllProjection()
+
+    offer_q = UnicodeAttribute(hash_key=True)
+    offer_at = NumberAttribute(range_key=True)
+
+
+class BonusDueIndex(_DueIndex):
+    """The daily bonus reminder: the next reminder time while the bonus window is open."""
+
+    class Meta:
+        index_name = "bonus_due"
+        projection = AllProjection()
+
+    bonus_q = UnicodeAttribute(hash_key=True)
+    bonus_at = NumberAttribute(range_key=True)
+
+
+class SubscriptionDueIndex(_DueIndex):
+    """Subscription notices: 3 days before the end (reminder), then at the end (ended)."""
+
+    class Meta:
+        index_name = "sub_due"
+        projection = AllProjection()
+
+    sub_q = UnicodeAttribute(hash_key=True)
+    sub_at = NumberAttribute(range_key=True)
+
+
 class User(Model):
     """A bot user. ``balance`` only ever changes together with a ledger entry."""
 
@@ -76,9 +120,26 @@ class User(Model):
     subscription_charge_id = UnicodeAttribute(null=True)  # the Stars subscription to cancel/renew
     subscription_renews = BooleanAttribute(null=True)
     blocked = BooleanAttribute(default=False)
+    seen_at = NumberAttribute(null=True)  # epoch seconds of the last update, kept to ~12 h
+    muted = UnicodeSetAttribute(null=True)  # vocab.NoticeKind values the user turned off
+    # Notices (genbot.notify): the sparse due keys and what was sent, so each goes once
+    offer_q = UnicodeAttribute(null=True)
+    offer_at = NumberAttribute(null=True)
+    offer_sent_at = NumberAttribute(null=True)  # epoch seconds; set once, ever
+    offer_until = NumberAttribute(null=True)  # the offer's pack sells to this user until then
+    bonus_q = UnicodeAttribute(null=True)
+    bonus_at = NumberAttribute(null=True)
+    bonus_reminded = UnicodeAttribute(null=True)  # the local day of the last reminder
+    sub_q = UnicodeAttribute(null=True)
+    sub_at = NumberAttribute(null=True)
+    sub_reminded = NumberAttribute(null=True)  # the subscription_until the reminder was for
+    sub_ended = NumberAttribute(null=True)  # the subscription_until the "ended" message was for
     # The generation being set up (mode, tier, photo, prompt, nonce); confirming consumes it.
     draft = JSONAttribute(null=True)
     draft_nonce = UnicodeAttribute(null=True)
+    offer_due = OfferDueIndex()
+    bonus_due = BonusDueIndex()
+    sub_due = SubscriptionDueIndex()
 
 
 class LedgerTimeIndex(LocalSecondaryIndex):
@@ -252,3 +313,26 @@ class IdempotencyRecord(Model):
     expiration = TTLAttribute()
     status = UnicodeAttribute(null=True)
     lease_until = NumberAttribute(null=True)  # epoch ms: a redelivery after this is taken again
+
+
+class BroadcastItem(Model):
+    """A broadcast (``part="meta"``: the message, segment, status, counters) and its recipients
+    (``part="u#<user_id>"``: claimed, then sent / failed / blocked, so none is sent twice)."""
+
+    class Meta(_Meta):
+        table_name = FromSettings("broadcasts_table")
+
+    broadcast_id = UnicodeAttribute(hash_key=True)
+    part = UnicodeAttribute(range_key=True)
+    status = UnicodeAttribute(null=True)
+    created_at = NumberAttribute(default=now_ms)
+    updated_at = NumberAttribute(null=True)
+    data = JSONAttribute(null=True)  # meta: text, photo, button, segment, created_by
+    sent = NumberAttribute(null=True)
+    failed = NumberAttribute(null=True)
+    blocked = NumberAttribute(null=True)
+    skipped = NumberAttribute(null=True)
+    selected = NumberAttribute(null=True)
+    chunks = UnicodeSetAttribute(null=True)  # chunk ids already counted (redelivery-safe tallies)
+    lease_until = NumberAttribute(null=True)  # recipient: a send in flight until then (epoch ms)
+    expiration = TTLAttribute(null=True)  # recipients expire; the meta item stays

@@ -13,7 +13,16 @@ from pynamodb.attributes import TTLAttribute
 from pynamodb.indexes import Index, LocalSecondaryIndex
 from pynamodb.models import Model
 
-from genbot.store.models import IdempotencyRecord, Job, LedgerEntry, Payment, PromoCode, SettingItem, User
+from genbot.store.models import (
+    BroadcastItem,
+    IdempotencyRecord,
+    Job,
+    LedgerEntry,
+    Payment,
+    PromoCode,
+    SettingItem,
+    User,
+)
 
 # logical name -> (model, environment variable carrying the physical name)
 MODELS: dict[str, tuple[type[Model], str]] = {
@@ -24,6 +33,7 @@ MODELS: dict[str, tuple[type[Model], str]] = {
     "idempotency": (IdempotencyRecord, "IDEMPOTENCY_TABLE"),
     "payments": (Payment, "PAYMENTS_TABLE"),
     "promo": (PromoCode, "PROMO_TABLE"),
+    "broadcasts": (BroadcastItem, "BROADCASTS_TABLE"),
 }
 
 
