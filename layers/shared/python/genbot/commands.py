@@ -22,6 +22,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("promo", N_("redeem a promo code")),
     ("email", N_("receipt email for ruble payments")),
     ("language", N_("язык / language")),
+    ("settings", N_("which messages I may send you")),
     ("help", N_("what I can do and what it costs")),
     ("paysupport", N_("help with a payment")),
     ("terms", N_("terms of sale")),

@@ -1,9 +1,8 @@
-"""Bonuses: the daily bonus and the referral link."""
+"""Bonuses: the daily bonus (inside the user's bonus window), the referral link, promo codes."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
+import time
 
 from aiogram import Bot, F, Router
 from aiogram.methods import AnswerCallbackQuery, SendMessage
@@ -16,48 +15,72 @@ from genbot.config import Settings
 from genbot.i18n import variants
 from genbot.store.models import User
 from genbot.telegram.callbacks import BonusCb
-from genbot.users import claim_daily_bonus
+from genbot.users import BonusClaim, claim_daily_bonus
+from genbot.users.notices import bonus_day, bonus_open, local_day
 
 router = Router(name="bonus")
 
 
-def today(settings: Settings) -> str:
-    """The bonus day, in the operator's time zone (a day starts at local midnight)."""
-    return datetime.now(ZoneInfo(settings.timezone)).date().isoformat()
+def _daily_line(settings: Settings, user: User, now: float) -> tuple[str, bool]:
+    """What the menu says about the daily bonus, and whether it can be claimed now."""
+    created = int(user.created_at)
+    if not bonus_open(settings, created, now):
+        if settings.daily_bonus <= 0 or settings.daily_bonus_days <= 0:
+            return "", False
+        return (
+            _(
+                "🎁 The daily bonus was there on your first {days} days, and they are over. "
+                "Credits are still yours to get: invite friends or enter a promo code."
+            ).format(days=settings.daily_bonus_days),
+            False,
+        )
+    day = bonus_day(settings, created, now)
+    if user.last_daily_bonus == local_day(settings, now).isoformat():
+        if day >= settings.daily_bonus_days:
+            return _("✅ Today's bonus is yours, and it was the last one."), False
+        return _("✅ Today's bonus is yours. Come back tomorrow!"), False
+    return (
+        _("🎁 Daily bonus: +{credits} today (day {day} of {days}).").format(
+            credits=credits(settings.daily_bonus), day=day, days=settings.daily_bonus_days
+        ),
+        True,
+    )
 
 
 @router.message(F.text.in_(variants(BTN_BONUSES)))
 async def show(message: Message, db_user: User | None, settings: Settings, bot: Bot) -> SendMessage:
-    """The daily bonus (if not claimed today) and the personal referral link."""
+    """The daily bonus (while the window is open), the referral link and the promo code."""
     if db_user is None:
         return message.answer(_("Send /start first: it sets up your account."))
     me = await bot.me()
     link = f"https://t.me/{me.username}?start=ref_{db_user.user_id}"
-    can_claim = db_user.last_daily_bonus != today(settings)
-    daily = (
-        _("🎁 Daily bonus: +{credits}, once a day.").format(credits=credits(settings.daily_bonus))
-        if can_claim
-        else _("✅ Today's bonus is yours. Come back tomorrow!")
-    )
-    text = "\n\n".join(
-        [
-            daily,
-            _("🤝 Invite friends: +{reward} for each one who starts the bot by your link:").format(
-                reward=credits(settings.referral_reward)
-            )
-            + f"\n{link}",
-            _("Friends invited: {n}").format(n=db_user.referrals),
-        ]
-    )
-    return message.answer(text, reply_markup=bonuses(can_claim))
+    daily, can_claim = _daily_line(settings, db_user, time.time())
+    parts = [daily] if daily else []
+    parts += [
+        _("🤝 Invite friends: +{reward} for each one who starts the bot by your link:").format(
+            reward=credits(settings.referral_reward)
+        )
+        + f"\n{link}",
+        _("Friends invited: {n}").format(n=db_user.referrals),
+    ]
+    return message.answer("\n\n".join(parts), reply_markup=bonuses(can_claim))
 
 
 @router.callback_query(BonusCb.filter())
 async def claim(query: CallbackQuery, db_user: User | None, settings: Settings) -> AnswerCallbackQuery:
-    """+1 once a day: the ledger key ``bonus#daily#<date>`` makes a second claim a no-op."""
+    """+DAILY_BONUS once a day inside the window: the ledger key ``bonus#daily#<date>`` makes a
+    second claim (a double tap, the reminder's button) a no-op."""
     if db_user is None:
         return query.answer(_("Send /start first: it sets up your account."), show_alert=True)
-    if not claim_daily_bonus(settings, int(db_user.user_id), today(settings)):
+    outcome = claim_daily_bonus(settings, db_user)
+    if outcome == BonusClaim.CLOSED:
+        return query.answer(
+            _("The daily bonus was there on your first {days} days, and they are over.").format(
+                days=settings.daily_bonus_days
+            ),
+            show_alert=True,
+        )
+    if outcome == BonusClaim.ALREADY:
         return query.answer(_("You have already claimed today's bonus. Come back tomorrow!"), show_alert=True)
     balance = int(db_user.balance) + settings.daily_bonus
     return query.answer(

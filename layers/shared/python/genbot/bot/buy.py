@@ -15,7 +15,6 @@ import contextlib
 from aiogram import Bot, F, Router, html
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
-from aiogram.filters.callback_data import CallbackData
 from aiogram.methods import AnswerPreCheckoutQuery, SendInvoice, SendMessage
 from aiogram.types import (
     CallbackQuery,
@@ -39,17 +38,11 @@ from genbot.observability import logger
 from genbot.payments import stars, yookassa
 from genbot.payments.products import product, products
 from genbot.store.models import User
-from genbot.telegram.callbacks import BuyCb, MenuAction, MenuCb
+from genbot.telegram.callbacks import BuyCb, MenuAction, MenuCb, RubCb
 
 router = Router(name="buy")
 
 CONTACT_MARK = "📧"  # the ask for a receipt contact starts with it; a reply to it is the contact
-
-
-class RubCb(CallbackData, prefix="rub"):
-    """Pay for a pack in rubles (YooKassa)."""
-
-    product: str
 
 
 def packs_keyboard(settings: Settings) -> InlineKeyboardMarkup:
@@ -105,7 +98,7 @@ async def invoice(
     query: CallbackQuery, callback_data: BuyCb, db_user: User | None, settings: Settings
 ) -> SendInvoice | None:
     """A Stars invoice for the pack: XTR, no provider token, one price."""
-    item = product(settings, callback_data.product)
+    item = product(settings, callback_data.product, db_user)
     if db_user is None or item is None or query.message is None:
         await query.answer(_("This offer is no longer available. Please open 🛒 Buy credits again."))
         return None
@@ -142,7 +135,7 @@ async def pay_rubles(
     query: CallbackQuery, callback_data: RubCb, db_user: User | None, settings: Settings, bot: Bot
 ) -> SendMessage | None:
     """A YooKassa payment for the pack (the receipt contact asked first) and its Pay button."""
-    item = product(settings, callback_data.product)
+    item = product(settings, callback_data.product, db_user)
     if db_user is None or item is None or query.message is None or not yookassa.configured(settings):
         await query.answer(_("This offer is no longer available. Please open 🛒 Buy credits again."))
         return None
@@ -237,7 +230,7 @@ async def pre_checkout(
         payload=query.invoice_payload,
         currency=query.currency,
         total_amount=query.total_amount,
-        blocked=db_user is None,
+        user=db_user,
     )
     if reason is not None:
         logger.warning(

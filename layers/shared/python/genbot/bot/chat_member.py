@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import time
+
 from aiogram import Router
 from aiogram.enums import ChatType
 from aiogram.filters import KICKED, MEMBER, ChatMemberUpdatedFilter
 from aiogram.types import ChatMemberUpdated
 
+from genbot.config import Settings
+from genbot.store.models import User
 from genbot.users import set_blocked
+from genbot.users.notices import bonus_key_now
 
 router = Router(name="chat_member")
 router.my_chat_member.filter(lambda event: event.chat.type == ChatType.PRIVATE)
@@ -20,6 +25,8 @@ async def blocked(event: ChatMemberUpdated) -> None:
 
 
 @router.my_chat_member(ChatMemberUpdatedFilter(member_status_changed=MEMBER))
-async def unblocked(event: ChatMemberUpdated) -> None:
-    """The user unblocked (restarted) the bot."""
-    set_blocked(event.from_user.id, False)
+async def unblocked(event: ChatMemberUpdated, db_user: User | None, settings: Settings) -> None:
+    """The user unblocked (restarted) the bot: notices resume (a bonus reminder run dropped
+    them from its index while they were away)."""
+    resume = bonus_key_now(settings, db_user, time.time()) if db_user is not None else []
+    set_blocked(event.from_user.id, False, resume=resume)

@@ -436,7 +436,7 @@ async def _start_job(
         variant=draft.variant,
     )
     try:
-        job = service.create(settings, new, draft_id=draft.id if stored else None)
+        job = service.create(settings, new, draft_id=draft.id if stored else None, user=user)
     except InsufficientFundsError:
         return await _refuse(
             _("Not enough credits: this costs {price}, you have {balance}.").format(

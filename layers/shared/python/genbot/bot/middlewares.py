@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -12,7 +13,7 @@ from aiogram.utils.i18n import I18nMiddleware
 
 from genbot.config import get_settings
 from genbot.i18n import normalize_language
-from genbot.users import get_user
+from genbot.users import get_user, touch
 
 
 class UserMiddleware(BaseMiddleware):
@@ -26,7 +27,9 @@ class UserMiddleware(BaseMiddleware):
     ) -> Any:
         sender: TgUser | None = data.get("event_from_user")
         data["settings"] = get_settings()
-        data["db_user"] = get_user(sender.id) if sender and not sender.is_bot else None
+        db_user = data["db_user"] = get_user(sender.id) if sender and not sender.is_bot else None
+        if db_user is not None:
+            touch(db_user, int(time.time()))
         return await handler(event, data)
 
 

@@ -33,6 +33,7 @@ from genbot.ledger import ConditionFailedError, Posting, apply
 from genbot.observability import logger, metrics
 from genbot.store.models import Job, User, now_ms
 from genbot.store.transaction import Transaction, TransactionCancelledError
+from genbot.users.notices import offer_key_on_debit
 from genbot.vocab import EntryKind, JobStatus, Mode, Tier
 
 SWEEP = "active"
@@ -73,8 +74,13 @@ class NewJob:
     variant: int = 0
 
 
-def create(settings: Settings, new: NewJob, *, draft_id: str | None = None) -> Job | None:
+def create(
+    settings: Settings, new: NewJob, *, draft_id: str | None = None, user: User | None = None
+) -> Job | None:
     """Debit and create the job in one transaction, then queue it. None for a replay.
+
+    ``user`` (the item as read for this update) lets the debit of a first generation that
+    empties the balance put the user in the discount offer's due index.
 
     Raises InsufficientFundsError, TooManyJobsError, StaleDraftError.
     """
@@ -98,6 +104,8 @@ def create(settings: Settings, new: NewJob, *, draft_id: str | None = None) -> J
     condition = User.active_jobs < settings.max_user_queue
     # A started job ends the draft it came from (and any other being set up).
     actions: list[Action] = [User.active_jobs.add(1), User.draft.remove(), User.draft_nonce.remove()]
+    if user is not None:
+        actions += offer_key_on_debit(settings, user, new.price, int(time.time()))
     if draft_id is not None:
         condition &= User.draft_nonce == draft_id
     try:

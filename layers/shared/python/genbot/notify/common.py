@@ -8,25 +8,27 @@ runs, or a retried one, can't both take the same user, so each notice goes once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from aiogram import Bot
 from aiogram.methods import TelegramMethod
 from pynamodb.attributes import NumberAttribute
 from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from genbot.config import Settings
+from genbot import runtime
 from genbot.i18n import N_, translate
 from genbot.observability import logger, metrics
 from genbot.store.models import DUE, User
 from genbot.telegram.sending import Disposition, SendFailure, send
 from genbot.users import set_blocked
+from genbot.users.notices import local_day, local_moment
 from genbot.vocab import NoticeKind
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
@@ -98,19 +100,29 @@ def due(index: Any, now: int, *, limit: int | None = None) -> Iterator[User]:
 
 
 def move_key(
-    user: User, attr: NumberAttribute, queue_attr: Any, new_at: int | None, extra: list[Action] | None = None
+    user: User,
+    attr: NumberAttribute,
+    queue_attr: Any,
+    new_at: int | None,
+    extra: list[Action] | None = None,
+    condition: Condition | None = None,
 ) -> bool:
     """Take this user's turn: move their due key from its value as read to ``new_at`` (None:
     out of the index), with ``extra`` actions, in one conditional update. False when another
-    run moved it first (that run sends the notice, this one doesn't)."""
+    run moved it first (that run sends the notice, this one doesn't), or when ``condition``
+    (the facts the notice rests on, checked on the table: index reads may lag) no longer holds.
+    """
     old = getattr(user, attr.attr_name)
     actions: list[Action] = list(extra or [])
     if new_at is None:
         actions += [attr.remove(), queue_attr.remove()]
     else:
         actions += [attr.set(new_at), queue_attr.set(DUE)]
+    check = attr == old
+    if condition is not None:
+        check &= condition
     try:
-        User(user.user_id).update(actions=actions, condition=attr == old)
+        User(user.user_id).update(actions=actions, condition=check)
     except UpdateError as exc:
         if exc.cause_response_code == CONDITION_FAILED:
             return False
@@ -118,22 +130,33 @@ def move_key(
     return True
 
 
-def zone(settings: Settings) -> ZoneInfo:
-    return ZoneInfo(settings.timezone)
+Decide = Callable[[Bot, User], Coroutine[Any, Any, Outcome]]
 
 
-def local_day(settings: Settings, at: float) -> date:
-    """The calendar day in the app's time zone at epoch second ``at``."""
-    return datetime.fromtimestamp(at, zone(settings)).date()
-
-
-def local_time(settings: Settings, day: date, hour: int) -> int:
-    """Epoch seconds of ``hour``:00 on ``day`` in the app's time zone."""
-    return int(datetime.combine(day, time(hour), zone(settings)).timestamp())
+def run_due(task: str, index: Any, now: int, one: Decide) -> dict[str, Any]:
+    """One scheduled run: each due user (earliest first) through ``one``, within the run's
+    time budget; a flood-control answer ends the run (the rest stay due for the next one)."""
+    report = RunReport(task)
+    started = time.monotonic()
+    bot = runtime.bot()
+    for user in due(index, now):
+        report.read += 1
+        outcome = runtime.run(one(bot, user))
+        report.add(outcome)
+        if outcome == Outcome.RETRY:
+            logger.warning("notify run paused by Telegram", extra={"task": task})
+            break
+        if time.monotonic() - started > RUN_BUDGET_SECONDS:
+            logger.warning("notify run out of time; the rest stay due", extra={"task": task})
+            break
+    return log_run(report)
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+__all__ = ["local_day", "local_moment"]  # the clock in the app's time zone (genbot.users.notices)
 
 
 def log_run(report: RunReport) -> dict[str, Any]:

@@ -8,12 +8,14 @@ item is logged and ignored.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, PositiveInt, TypeAdapter, ValidationError
 
 from genbot.config import Settings, validation_problems
 from genbot.observability import logger
+from genbot.store.models import User
 from genbot.store.settings import cached_setting
 
 
@@ -26,6 +28,7 @@ class PackData(BaseModel):
     on_sale: bool = True
 
 
+OFFER = "offer"  # the discount offer's product id (one user's, for a while)
 PACKS_ADAPTER: TypeAdapter[dict[str, PackData]] = TypeAdapter(dict[str, PackData])
 STARS_MAX = 10_000  # Telegram's limit for one Stars payment
 
@@ -65,5 +68,20 @@ def products(settings: Settings) -> list[Product]:
     return sorted(found, key=lambda p: p.stars)
 
 
-def product(settings: Settings, product_id: str) -> Product | None:
+def offer_product(settings: Settings, user: User | None, now: float | None = None) -> Product | None:
+    """The discount offer's pack (``OFFER_PACK``), on sale to this user alone until their
+    ``offer_until`` (``genbot.notify.offers`` sets it when the offer goes out; buying it once
+    ends it)."""
+    if user is None or user.offer_until is None:
+        return None
+    if (time.time() if now is None else now) >= int(user.offer_until):
+        return None
+    credits, stars, rubles = (int(p) for p in settings.offer_pack.split(":"))
+    return Product(OFFER, credits, stars, rubles)
+
+
+def product(settings: Settings, product_id: str, user: User | None = None) -> Product | None:
+    """A product by id: a pack on sale, or ``offer`` for the ``user`` it was offered to."""
+    if product_id == OFFER:
+        return offer_product(settings, user)
     return next((p for p in products(settings) if p.product_id == product_id), None)

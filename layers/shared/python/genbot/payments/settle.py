@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from genbot.config import Settings
 from genbot.ledger import Posting, apply
 from genbot.observability import logger, metrics
+from genbot.payments.products import OFFER
 from genbot.store.models import Payment, User, now_ms
 from genbot.store.transaction import Transaction
 from genbot.users.service import reward_referrer_on_first_payment
@@ -63,9 +64,12 @@ def settle(
         unsettled = Payment.status.does_not_exist() | (Payment.status != PaymentStatus.SUCCEEDED)
         return tx.save("payment", payment, condition=unsettled)
 
+    user_actions = [User.first_paid_at.set(User.first_paid_at | now)]
+    if product == OFFER:  # the discount offer sells once
+        user_actions.append(User.offer_until.remove())
     applied = apply(
         Posting(user_id, f"pay#{payment_id}", credits, EntryKind.PURCHASE, note=product),
-        user_actions=[User.first_paid_at.set(User.first_paid_at | now)],
+        user_actions=user_actions,
         extra=[record],
     )
     if applied:

@@ -17,6 +17,7 @@ from genbot.i18n import N_
 from genbot.observability import logger, metrics
 from genbot.payments.products import Product, product
 from genbot.payments.settle import Settlement, settle
+from genbot.store.models import User
 from genbot.vocab import PaymentMethod
 
 CURRENCY = "XTR"
@@ -51,17 +52,21 @@ def parse(payload: str) -> Order | None:
 
 
 def check(
-    settings: Settings, *, user_id: int, payload: str, currency: str, total_amount: int, blocked: bool
+    settings: Settings, *, user_id: int, payload: str, currency: str, total_amount: int, user: User | None
 ) -> str | None:
-    """None when the pre-checkout may be accepted; else the reason (a msgid) to decline with."""
+    """None when the pre-checkout may be accepted; else the reason (a msgid) to decline with.
+
+    ``user`` is the payer's stored item (None: not registered): the discount offer sells only
+    to the user it was made for, and only until it expires.
+    """
     order = parse(payload)
     if order is None or currency != CURRENCY:
         return DECLINE_UNKNOWN
     if order.user_id != user_id:
         return DECLINE_NOT_YOURS
-    if blocked:
+    if user is None:
         return DECLINE_BLOCKED
-    item = product(settings, order.product_id)
+    item = product(settings, order.product_id, user)
     if item is None:
         return DECLINE_UNKNOWN
     if (item.stars, item.credits) != (order.stars, order.credits) or total_amount != order.stars:

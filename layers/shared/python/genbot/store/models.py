@@ -315,24 +315,45 @@ class IdempotencyRecord(Model):
     lease_until = NumberAttribute(null=True)  # epoch ms: a redelivery after this is taken again
 
 
+class BroadcastsByCreatedIndex(GlobalSecondaryIndex):
+    """Sparse: only a broadcast's meta item carries ``kind``, so ``genbot broadcast list`` reads
+    the broadcasts, newest first, never their (many) recipient items."""
+
+    class Meta:
+        index_name = "by_created"
+        projection = AllProjection()
+
+    kind = UnicodeAttribute(hash_key=True)
+    created_at = NumberAttribute(range_key=True)
+
+
 class BroadcastItem(Model):
-    """A broadcast (``part="meta"``: the message, segment, status, counters) and its recipients
-    (``part="u#<user_id>"``: claimed, then sent / failed / blocked, so none is sent twice)."""
+    """A broadcast (``part="meta"``: the message, segment, status, counters), its selection pages
+    (``part="p#<n>"``: the user ids one Scan page chose, cut into chunks, written once so a
+    redelivered page fans out the same chunks) and its recipients (``part="u#<user_id>"``:
+    claimed, then sent / failed / blocked / skipped, so none is sent twice)."""
 
     class Meta(_Meta):
         table_name = FromSettings("broadcasts_table")
 
     broadcast_id = UnicodeAttribute(hash_key=True)
     part = UnicodeAttribute(range_key=True)
+    kind = UnicodeAttribute(null=True)  # "broadcast" on the meta item only (the sparse index)
     status = UnicodeAttribute(null=True)
     created_at = NumberAttribute(default=now_ms)
     updated_at = NumberAttribute(null=True)
-    data = JSONAttribute(null=True)  # meta: text, photo, button, segment, created_by
+    started_at = NumberAttribute(null=True)  # meta: draft -> sending (epoch ms)
+    finished_at = NumberAttribute(null=True)  # meta: every selected user counted (epoch ms)
+    data = JSONAttribute(null=True)  # meta: text, photo, button, segment, created_by; page: chunks
     sent = NumberAttribute(null=True)
     failed = NumberAttribute(null=True)
     blocked = NumberAttribute(null=True)
     skipped = NumberAttribute(null=True)
     selected = NumberAttribute(null=True)
+    pages = NumberAttribute(null=True)  # meta: selection pages counted so far
+    selection_done = BooleanAttribute(null=True)  # meta: the last page is counted
+    fanned_out = BooleanAttribute(null=True)  # page: its chunks and the next page were enqueued
     chunks = UnicodeSetAttribute(null=True)  # chunk ids already counted (redelivery-safe tallies)
     lease_until = NumberAttribute(null=True)  # recipient: a send in flight until then (epoch ms)
-    expiration = TTLAttribute(null=True)  # recipients expire; the meta item stays
+    expiration = TTLAttribute(null=True)  # pages and recipients expire; the meta item stays
+    by_created = BroadcastsByCreatedIndex()

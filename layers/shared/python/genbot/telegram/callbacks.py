@@ -53,6 +53,14 @@ class MenuCb(CallbackData, prefix="menu"):
 
 
 class BuyCb(CallbackData, prefix="buy"):
+    """Pay for a product (a pack, or the user's discount offer) with Stars."""
+
+    product: str
+
+
+class RubCb(CallbackData, prefix="rub"):
+    """Pay for a product in rubles (YooKassa)."""
+
     product: str
 
 
@@ -68,3 +76,15 @@ class PromoCb(CallbackData, prefix="promo"):
     """The Bonuses menu's "Promo code": asks for the code."""
 
     action: str = "ask"
+
+
+class BroadcastAction(StrEnum):
+    SEND = "send"
+    CANCEL = "cancel"
+
+
+class BroadcastCb(CallbackData, prefix="bc"):
+    """An admin's answer to a broadcast draft's preview (``broadcast``: its id)."""
+
+    action: BroadcastAction
+    broadcast: str

@@ -2,6 +2,7 @@
 
 from genbot.users.drafts import Draft, Step
 from genbot.users.service import (
+    BonusClaim,
     Registration,
     claim_daily_bonus,
     clear_draft,
@@ -11,9 +12,12 @@ from genbot.users.service import (
     save_draft,
     set_blocked,
     set_language,
+    set_notice,
+    touch,
 )
 
 __all__ = [
+    "BonusClaim",
     "Draft",
     "Registration",
     "Step",
@@ -25,4 +29,6 @@ __all__ = [
     "save_draft",
     "set_blocked",
     "set_language",
+    "set_notice",
+    "touch",
 ]

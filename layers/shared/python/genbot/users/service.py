@@ -10,16 +10,21 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.expressions.update import Action
 
 from genbot.config import Settings
 from genbot.ledger import Posting, UnknownUserError, apply, credit_existing, entry_for_new_account
 from genbot.observability import logger, metrics
-from genbot.store.models import User
+from genbot.store.models import DUE, User
 from genbot.store.transaction import Transaction, TransactionCancelledError
 from genbot.users.drafts import Draft
-from genbot.vocab import EntryKind
+from genbot.users.notices import bonus_key, bonus_key_now, bonus_open, local_day, next_bonus_reminder
+from genbot.vocab import EntryKind, NoticeKind
+
+SEEN_EVERY_SECONDS = 12 * 3600
 
 
 @dataclass(frozen=True)
@@ -45,10 +50,12 @@ def register(
     first_name: str | None = None,
     username: str | None = None,
     referrer_id: int | None = None,
+    now: int | None = None,
 ) -> Registration:
     """Create the user once, with welcome credits and the referral reward, atomically."""
     if referrer_id == user_id:
         referrer_id = None
+    now = int(time.time()) if now is None else now
     user = User(
         user_id,
         balance=settings.free_credits,
@@ -56,8 +63,12 @@ def register(
         first_name=first_name,
         username=username,
         referrer_id=referrer_id,
-        created_at=int(time.time()),
+        created_at=now,
+        seen_at=now,
     )
+    reminder = next_bonus_reminder(settings, now, now)
+    if reminder is not None:  # the daily bonus reminder's due index (genbot.notify.bonus)
+        user.bonus_q, user.bonus_at = DUE, reminder
     try:
         _create(settings, user, referrer_id).commit()
         rewarded = referrer_id
@@ -69,7 +80,9 @@ def register(
         if referrer_id is None or not exc.failed("referrer"):
             raise
         logger.info("unknown referrer ignored", extra={"referrer_id": referrer_id})
-        return register(settings, user_id, language=language, first_name=first_name, username=username)
+        return register(
+            settings, user_id, language=language, first_name=first_name, username=username, now=now
+        )
     metrics.add_metric(name="UsersRegistered", unit="Count", value=1)
     if settings.referral_trigger != "registration":
         rewarded = None  # the referrer hears when the friend first pays
@@ -107,20 +120,65 @@ def set_language(user_id: int, language: str) -> None:
     User(user_id).update(actions=[User.language.set(language)], condition=User.user_id.exists())
 
 
-def set_blocked(user_id: int, blocked: bool) -> None:
-    """Remember that the user blocked (or unblocked) the bot, so we stop messaging them."""
+def set_blocked(user_id: int, blocked: bool, *, resume: list[Action] | None = None) -> None:
+    """Remember that the user blocked (or unblocked) the bot, so we stop messaging them;
+    ``resume``: the due keys to put back when they return (``genbot.users.notices``)."""
     try:
-        User(user_id).update(actions=[User.blocked.set(blocked)], condition=User.user_id.exists())
+        User(user_id).update(
+            actions=[User.blocked.set(blocked), *(resume or [])], condition=User.user_id.exists()
+        )
     except UpdateError:  # a user we never registered: nothing to remember
         logger.info("blocked flag for unknown user", extra={"user_id": user_id})
 
 
-def claim_daily_bonus(settings: Settings, user_id: int, day: str) -> bool:
-    """+DAILY_BONUS once per day (ledger key ``bonus#daily#<day>``); False when already claimed."""
-    return apply(
-        Posting(user_id, f"bonus#daily#{day}", settings.daily_bonus, EntryKind.DAILY),
-        user_actions=[User.last_daily_bonus.set(day)],
+class BonusClaim(StrEnum):
+    CLAIMED = "claimed"
+    ALREADY = "already"  # today's is claimed (a double tap, a second device)
+    CLOSED = "closed"  # outside the user's bonus window (genbot.users.notices)
+
+
+def claim_daily_bonus(settings: Settings, user: User, now: float | None = None) -> BonusClaim:
+    """+DAILY_BONUS once per calendar day of the window (ledger key ``bonus#daily#<day>``).
+
+    The same transaction moves the reminder's due key past today, so a claimed day gets no
+    reminder, and out of the index after the window's last day.
+    """
+    at = time.time() if now is None else now
+    created = int(user.created_at)
+    if not bonus_open(settings, created, at):
+        return BonusClaim.CLOSED
+    day = local_day(settings, at)
+    applied = apply(
+        Posting(int(user.user_id), f"bonus#daily#{day.isoformat()}", settings.daily_bonus, EntryKind.DAILY),
+        user_actions=[
+            User.last_daily_bonus.set(day.isoformat()),
+            *bonus_key(next_bonus_reminder(settings, created, at, skip_day=day)),
+        ],
     )
+    return BonusClaim.CLAIMED if applied else BonusClaim.ALREADY
+
+
+def set_notice(settings: Settings, user: User, kind: NoticeKind, on: bool) -> None:
+    """Turn a kind of notice on or off (/settings). Turning the bonus reminder back on puts the
+    user back in its due index (a reminder run removed them when it found it off)."""
+    actions: list[Action] = [User.muted.delete({str(kind)}) if on else User.muted.add({str(kind)})]
+    if on and kind == NoticeKind.BONUS:
+        actions += bonus_key_now(settings, user, time.time())
+    User(user.user_id).update(actions=actions, condition=User.user_id.exists())
+    muted = set(user.muted or set())
+    user.muted = (muted - {str(kind)}) if on else (muted | {str(kind)})
+
+
+def touch(user: User, now: int) -> None:
+    """Remember the user was here (``seen_at``: broadcasts' "active in the last N days"),
+    at most one write per ``SEEN_EVERY_SECONDS``."""
+    if user.seen_at is not None and now - int(user.seen_at) < SEEN_EVERY_SECONDS:
+        return
+    try:
+        User(user.user_id).update(actions=[User.seen_at.set(now)], condition=User.user_id.exists())
+    except UpdateError:
+        logger.warning("could not record the user's visit", extra={"user_id": int(user.user_id)})
+    user.seen_at = now
 
 
 def save_draft(user_id: int, draft: Draft) -> Draft:
