@@ -11,6 +11,12 @@ Expressions (as in ``genbot.resources.SCHEDULES``, the same strings CDK deploys)
   with SUN=1 .. SAT=7 as AWS numbers them.
 - ``at(yyyy-mm-ddThh:mm:ss)``: once, in the schedule's timezone.
 
+A spec's expression and time zone are taken through ``ScheduleSpec.resolve(env)``, as the CDK
+app does with the deployment's function environment: ``timezone=APP_TIMEZONE`` becomes the app's
+``TIMEZONE`` (default Europe/Moscow) and ``{bonus_reminder_hour}`` its ``BONUS_REMINDER_HOUR``, so
+the bonus reminder's cron runs on the wall clock of the zone the code counts days in. ``env``
+defaults to ``os.environ``; the local stack passes the functions' own settings.
+
 The target gets the schedule's ``input`` as its event, as Scheduler's Lambda target does.
 ``fast`` mode fires every schedule every ``fast_interval`` seconds instead; ``fire(name)``
 runs one now (the stack exposes it as ``POST /local/schedules/<name>``).
@@ -21,6 +27,7 @@ from __future__ import annotations
 import calendar
 import copy
 import logging
+import os
 import re
 import threading
 import time
@@ -254,7 +261,7 @@ class Expression:
 @dataclass
 class _Entry:
     spec: ScheduleSpec
-    expression: Expression
+    expression: Expression  # resolved: the text and time zone Scheduler would get
     next_fire: datetime | None
 
 
@@ -270,17 +277,19 @@ class Scheduler:
         fast_interval: float = 5.0,
         on_invocation: OnInvocation | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        env: Mapping[str, str] | None = None,
     ) -> None:
+        """``env``: what ``ScheduleSpec.resolve`` reads (``TIMEZONE``, ``BONUS_REMINDER_HOUR``);
+        ``os.environ`` when not given."""
         self.target = target
         self.fast = fast
         self.fast_interval = fast_interval
         self.on_invocation = on_invocation
         self.clock = clock
         self.started = clock()
+        env = os.environ if env is None else env
         self.entries = {
-            name: _Entry(spec, expr, None)
-            for name, spec in schedules.items()
-            for expr in [Expression.parse(spec.expression, spec.timezone)]
+            name: _Entry(spec, Expression.parse(*spec.resolve(env)), None) for name, spec in schedules.items()
         }
         self._plan(self.started)
         self._stop = threading.Event()
@@ -300,8 +309,8 @@ class Scheduler:
             {
                 "name": name,
                 "function": e.spec.function,
-                "expression": e.spec.expression,
-                "timezone": e.spec.timezone,
+                "expression": e.expression.text,
+                "timezone": e.expression.timezone,
                 "next": e.next_fire.isoformat() if e.next_fire else None,
             }
             for name, e in self.entries.items()
@@ -326,7 +335,7 @@ class Scheduler:
             self.on_invocation(
                 function=entry.spec.function,
                 event_type=f"schedule {name}" + ("" if how == "schedule" else f" ({how})"),
-                ident=entry.spec.expression,
+                ident=entry.expression.text,
                 duration_ms=(time.monotonic() - started) * 1000,
                 outcome="error" if error else "ok",
                 error=error,

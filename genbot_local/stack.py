@@ -8,7 +8,8 @@ What runs (all in this process, in threads):
   (8080); with it, the real Telegram. Either way updates come by ``getUpdates`` long
   polling and go to the ``webhook`` function as API Gateway HTTP API events;
 - one ``SqsDriver`` per queue and per dead-letter queue with a consumer (Lambda's SQS event
-  source mapping), one ``Scheduler`` for ``SCHEDULES`` (EventBridge Scheduler);
+  source mapping), one ``Scheduler`` for ``SCHEDULES`` (EventBridge Scheduler; the bonus
+  reminder's cron in the functions' ``TIMEZONE``, as deployed);
 - the HTTP API front door (``--api-port``, 8081) for every HTTP route of every function,
   plus ``/local/...`` controls (``POST /local/schedules/<name>`` fires a schedule now);
 - YooKassa: without ``YOOKASSA_SHOP_ID``/``YOOKASSA_SECRET_KEY``, the YooKassa stand-in
@@ -686,12 +687,15 @@ class LocalStack:
         from genbot.resources import SCHEDULES
         from genbot_local.scheduler import Scheduler
 
+        settings = self._settings()
         self.scheduler = Scheduler(
             SCHEDULES if cfg.schedules is None else cfg.schedules,
             self._schedule_target,
             fast=cfg.fast_schedules,
             fast_interval=cfg.fast_interval,
             on_invocation=self._sqs_logged,
+            # the zone and hour the functions use (TIMEZONE, BONUS_REMINDER_HOUR), as CDK deploys
+            env={"TIMEZONE": settings.timezone, "BONUS_REMINDER_HOUR": str(settings.bonus_reminder_hour)},
         ).start()
         if cfg.api_port is not None:
             from genbot_local.apigw import FrontDoor
@@ -969,7 +973,14 @@ class LocalStack:
         lines.append(f"  YooKassa          {self.yookassa_line()}")
         queues = ", ".join(f"{d.name} -> {d.function}" for d in self.drivers) or "none"
         lines.append(f"  Queues            {queues}")
-        names = ", ".join(self.scheduler.entries) if self.scheduler and self.scheduler.entries else "none"
+        names = (
+            ", ".join(
+                name + ("" if e.expression.timezone == "UTC" else f" ({e.expression.timezone})")
+                for name, e in self.scheduler.entries.items()
+            )
+            if self.scheduler and self.scheduler.entries
+            else "none"
+        )
         mode = f" (fast: every {cfg.fast_interval:g}s)" if cfg.fast_schedules else ""
         lines.append(f"  Schedules         {names}{mode}")
         lines.append(f"  Providers         {'; '.join(self.providers())}")

@@ -1,9 +1,10 @@
 """Lambda functions, one per ``FunctionSpec``, each wired to exactly what its spec names.
 
-Every function gets its own role holding only: its log group, its tables (read or read/write,
-indexes included), send on the queues in ``sends_to``, consume on the queue(s) it consumes, the
-object access its spec gives on buckets, and ``GetSecretValue`` on the app secret. X-Ray's own
-actions are the only ``*`` (X-Ray has no resource-level permissions).
+Every function gets its own role holding only: its log group, its tables (indexes included) at
+the access its spec names ("read" and "read_write" are CDK's data grants, "items" and
+"items_scan" the exact ``TABLE_ACTIONS``), send on the queues in ``sends_to``, consume on the
+queue(s) it consumes, the object access its spec gives on buckets, and ``GetSecretValue`` on the
+app secret. X-Ray's own actions are the only ``*`` (X-Ray has no resource-level permissions).
 
 SnapStart functions are invoked through the alias ``live`` on a published version (SnapStart only
 applies to published versions); older versions are deleted on update because Lambda bills each
@@ -43,6 +44,11 @@ ITEM_ACTIONS = [
     "dynamodb:UpdateItem",
     "dynamodb:DescribeTable",
 ]
+# "items_scan": "items" and Scan (a broadcast reads its segment); still no delete or batch write
+ITEM_SCAN_ACTIONS = [*ITEM_ACTIONS, "dynamodb:Scan"]
+# table access -> the exact actions, on the table and its indexes ("read" and "read_write" are
+# CDK's grant_read_data / grant_read_write_data)
+TABLE_ACTIONS = {"items": ITEM_ACTIONS, "items_scan": ITEM_SCAN_ACTIONS}
 # writes limited to items whose partition key has one of the spec's prefixes
 KEYED_WRITE_ACTIONS = ["dynamodb:UpdateItem", "dynamodb:PutItem"]
 ALIAS = "live"
@@ -213,14 +219,17 @@ class Functions(Construct):
             table = w.tables.tables[name]
             if access == "read":
                 table.grant_read_data(fn.role)
-            elif access == "items":
+            elif access in TABLE_ACTIONS:
                 fn.role.add_to_principal_policy(
                     iam.PolicyStatement(
-                        actions=ITEM_ACTIONS, resources=[table.table_arn, f"{table.table_arn}/index/*"]
+                        actions=TABLE_ACTIONS[access],
+                        resources=[table.table_arn, f"{table.table_arn}/index/*"],
                     )
                 )
-            else:
+            elif access == "read_write":
                 table.grant_read_write_data(fn.role)
+            else:  # AppSpecs.validate() says so first; never fall through to more than was asked
+                raise ValueError(f"function {spec.name}: table {name!r} has unknown access {access!r}")
         for name, prefixes in spec.write_prefixes.items():
             fn.role.add_to_principal_policy(
                 iam.PolicyStatement(

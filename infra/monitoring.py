@@ -1,4 +1,5 @@
-"""Alarms that page the operator: a DLQ holding anything, a function erroring, the API's 5xx,
+"""Alarms that page the operator: a DLQ holding anything, a function erroring, the API's 5xx
+(one per queue and function in the specs, so the broadcasts DLQ and notify's errors too),
 and the generate function's own signals that a paid credit is at risk: failed job records,
 a bot token Telegram rejects, results refunded because Telegram took them in no form, and
 stuck jobs the sweep had to refund.
@@ -47,6 +48,19 @@ JOB_ALARMS = (
 )
 
 
+def dlq_description(queue: str, dlq_consumer: str | None) -> str:
+    """What a message in the queue's DLQ means and what to do about it."""
+    if dlq_consumer:
+        return (
+            f"Messages in the {queue} DLQ: they exhausted their retries; {dlq_consumer} settles them "
+            "(jobs: refunds). Anything staying there failed that too: check its logs."
+        )
+    return (
+        f"Messages in the {queue} DLQ: they exhausted their retries and nothing consumes the DLQ. "
+        "Read the consumer's logs, fix the cause, then redrive (SQS StartMessageMoveTask)."
+    )
+
+
 class Monitoring(Construct):
     def __init__(
         self,
@@ -71,7 +85,7 @@ class Monitoring(Construct):
                     period=Duration.minutes(1), statistic="Maximum"
                 ),
                 threshold=0,
-                description=f"Messages in the {name} DLQ: jobs that exhausted their retries (check refunds).",
+                description=dlq_description(name, queue.spec.dlq_consumer),
             )
         for name, fn in functions.items():
             self._alarm(

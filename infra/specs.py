@@ -15,6 +15,8 @@ from genbot.resources import BucketSpec, FunctionSpec, QueueSpec, ScheduleSpec
 from genbot.store.tables import TableSpec
 
 MIN_MAX_RECEIVE_COUNT = 5  # AWS advice for Lambda consumers: throttles count as receives
+# what a function may be given on a table (genbot.resources.Access; "write" is for buckets only)
+TABLE_ACCESS = ("read", "items", "items_scan", "read_write")
 
 
 class SpecError(ValueError):
@@ -63,6 +65,11 @@ class AppSpecs:
         tables = self.tables_by_name
         for fn in self.functions.values():
             problems += [f"function {fn.name}: unknown table {t!r}" for t in fn.tables if t not in tables]
+            problems += [
+                f"function {fn.name}: table {t!r} has access {a!r}, not one of {', '.join(TABLE_ACCESS)}"
+                for t, a in fn.tables.items()
+                if a not in TABLE_ACCESS
+            ]
             problems += [
                 f"function {fn.name}: unknown queue {q!r}" for q in fn.sends_to if q not in self.queues
             ]

@@ -63,7 +63,10 @@ class GenbotStack(Stack):
         fns = self.functions.functions
 
         self.api = HttpApi(self, "HttpApi", functions=fns, settings=settings)
-        self.schedules = Schedules(self, "Schedules", specs=specs.schedules, functions=fns)
+        # in the time zone the functions get (functionEnv TIMEZONE): the schedule and the code agree
+        self.schedules = Schedules(
+            self, "Schedules", specs=specs.schedules, functions=fns, env=settings.function_env
+        )
         self.monitoring = Monitoring(
             self,
             "Monitoring",

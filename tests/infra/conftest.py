@@ -96,11 +96,14 @@ def extra_schedule() -> ScheduleSpec:
 
 @pytest.fixture(scope="session")
 def variant_context() -> dict[str, str]:
-    """``-c`` values for the variant: an alarm email, a Bot API URL, extra env, a webhook version."""
+    """``-c`` values for the variant: an alarm email, a Bot API URL, extra env (with a time zone and
+    a reminder hour the schedules follow), a webhook version."""
     return {
         "alarmEmail": "ops@example.com",
         "telegramApiUrl": "https://botapi.example.com",
-        "functionEnv": json.dumps({"ADMIN_IDS": "1,2"}),
+        "functionEnv": json.dumps(
+            {"ADMIN_IDS": "1,2", "TIMEZONE": "Asia/Yekaterinburg", "BONUS_REMINDER_HOUR": "10"}
+        ),
         "webhookVersion": "7",
     }
 

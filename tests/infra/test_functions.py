@@ -167,7 +167,7 @@ def test_optional_settings_reach_every_function(
     variant_context: dict[str, str],
     logical_id: LogicalId,
 ) -> None:
-    # given -c telegramApiUrl=... and -c functionEnv='{"ADMIN_IDS": "1,2"}'
+    # given -c telegramApiUrl=... and -c functionEnv='{"ADMIN_IDS": "1,2", "TIMEZONE": ...}'
     api_url = variant_context["telegramApiUrl"]
     extra_env = json.loads(variant_context["functionEnv"])
     assert extra_env

@@ -145,14 +145,17 @@ def test_read_only_tables_get_no_write_actions(
             assert not actions & TABLE_WRITES, f"{spec.name} may write the read-only table {table}"
         elif access == "items":  # put and update items; never scan, delete or batch-write
             assert actions == set(ITEM_ACTIONS), f"{spec.name} on {table}: {sorted(actions)}"
+        elif access == "items_scan":  # the same and scan; still never delete or batch-write
+            assert actions == {*ITEM_ACTIONS, "dynamodb:Scan"}, f"{spec.name} on {table}: {sorted(actions)}"
         else:  # and the converse, so this test can tell them apart
+            assert access == "read_write", f"{spec.name} on {table}: unknown access {access!r}"
             assert actions >= TABLE_WRITES, f"{spec.name} may not write {table}"
 
 
 def test_the_specs_have_read_only_and_writable_tables() -> None:
-    # guard: without both, the test above would check only one side
+    # guard: without these, the test above would check less than it says
     accesses = {access for spec in SPECS for access in spec.tables.values()}
-    assert {"read", "items"} <= accesses
+    assert {"read", "items", "items_scan"} <= accesses
 
 
 def test_the_webhook_can_only_add_to_the_ledger(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from aws_cdk.assertions import Capture, Match, Template
@@ -24,37 +25,38 @@ TRUSTED_BY_SCHEDULER = {
 LogicalId = Callable[..., str]
 
 
-@pytest.mark.parametrize(
-    ("name", "function", "expression", "task"),
-    [
-        ("sweep_jobs", "generate", "rate(5 minutes)", "sweep_jobs"),  # stuck jobs: resent or refunded
-        ("poll_payments", "payment_poll", "rate(1 minute)", "poll_payments"),  # pending YooKassa payments
-    ],
-)
+CURRENT = {
+    # name: (function, expression as deployed, time zone) with the default settings
+    "sweep_jobs": ("generate", "rate(5 minutes)", "UTC"),  # stuck jobs: resent or refunded
+    "poll_payments": ("payment_poll", "rate(1 minute)", "UTC"),  # pending YooKassa payments
+    "offers": ("notify", "rate(15 minutes)", "UTC"),  # the discount offer
+    # "after 11:00" Moscow time (TIMEZONE, BONUS_REMINDER_HOUR defaults), every 15 min till midnight
+    "bonus_reminders": ("notify", "cron(0/15 11-23 * * ? *)", "Europe/Moscow"),
+    "subscription_notices": ("notify", "rate(1 hour)", "UTC"),
+}
+
+
+@pytest.mark.parametrize("name", list(CURRENT))
 def test_the_current_schedules_invoke_their_functions_with_their_task(
-    template: Template,
-    app_stack: GenbotStack,
-    logical_id: LogicalId,
-    name: str,
-    function: str,
-    expression: str,
-    task: str,
+    template: Template, app_stack: GenbotStack, logical_id: LogicalId, name: str
 ) -> None:
-    # given the current specs: the stuck-job sweep and the payment poll
-    assert set(app_stack.specs.schedules) == {"sweep_jobs", "poll_payments"}
+    # given the current specs: the stuck-job sweep, the payment poll and the three notices
+    assert set(app_stack.specs.schedules) == set(CURRENT)
+    function, expression, timezone = CURRENT[name]
     fn = app_stack.functions.functions[function]
 
-    # then each invokes its function with the task as its input, and one role may do it
-    template.resource_count_is(SCHEDULE, 2)
+    # then each invokes its function with the task as its input, on time, and one role may do it
+    template.resource_count_is(SCHEDULE, len(CURRENT))
     template.has_resource_properties(
         SCHEDULE,
         {
             "ScheduleExpression": expression,
-            "FlexibleTimeWindow": {"Mode": "OFF"},
+            "ScheduleExpressionTimezone": timezone,
+            "FlexibleTimeWindow": Match.object_equals({"Mode": "OFF"}),
             "Target": Match.object_like(
                 {
                     "Arn": {"Fn::GetAtt": [logical_id(fn.function), "Arn"]},
-                    "Input": Match.serialized_json({"task": task}),
+                    "Input": Match.serialized_json(Match.object_equals({"task": name})),
                 }
             ),
         },
@@ -62,17 +64,55 @@ def test_the_current_schedules_invoke_their_functions_with_their_task(
     template.resource_properties_count_is("AWS::IAM::Role", TRUSTED_BY_SCHEDULER, 1)
 
 
+def _event_source_limits(template: Template, target: dict[str, Any]) -> list[int]:
+    """MaximumConcurrency of every SQS event source invoking ``target`` (all must have one)."""
+    mappings = template.find_resources(
+        "AWS::Lambda::EventSourceMapping", {"Properties": {"FunctionName": target}}
+    )
+    return sorted(m["Properties"]["ScalingConfig"]["MaximumConcurrency"] for m in mappings.values())
+
+
+@pytest.mark.parametrize(
+    ("function", "reserved", "limits", "schedules"),
+    [
+        # 3 (jobs) + 2 (jobs DLQ, refunds) + 1 (sweep) must fit in 6
+        ("generate", 6, [2, 3], 1),
+        # 2 (broadcasts; its DLQ has no consumer) + 3 (offers, bonus reminders, subscription notices)
+        ("notify", 5, [2], 3),
+    ],
+)
 def test_event_sources_and_schedules_fit_the_reserved_concurrency(
+    template: Template,
+    app_stack: GenbotStack,
+    logical_id: LogicalId,
+    function: str,
+    reserved: int,
+    limits: list[int],
+    schedules: int,
+) -> None:
+    # throttled polls count as receives: everything that may invoke the function at once fits
+    fn = app_stack.functions.functions[function]
+    assert fn.spec.reserved_concurrency == reserved
+    function_id = logical_id(fn.function)
+    assert function_id in template.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"ReservedConcurrentExecutions": reserved}}
+    )
+    assert _event_source_limits(template, {"Ref": logical_id(fn.alias or fn.function)}) == limits
+    on_it = [s for s in app_stack.specs.schedules.values() if s.function == function]
+    assert len(on_it) == schedules
+    assert sum(limits) + schedules <= reserved
+
+
+def test_every_function_with_reserved_concurrency_fits_it(
     template: Template, app_stack: GenbotStack, logical_id: LogicalId
 ) -> None:
-    # throttled polls count as receives: 3 (jobs) + 2 (DLQ) + 1 (sweep) must fit in 6
-    fn = app_stack.functions.functions["generate"]
-    template.has_resource_properties("AWS::Lambda::Function", {"ReservedConcurrentExecutions": 6})
-    mappings = template.find_resources("AWS::Lambda::EventSourceMapping")
-    limits = sorted(m["Properties"]["ScalingConfig"]["MaximumConcurrency"] for m in mappings.values())
-    on_generate = [s for s in app_stack.specs.schedules.values() if s.function == "generate"]
-    assert limits == [2, 3] and sum(limits) + len(on_generate) <= 6
-    assert fn.spec.reserved_concurrency == 6
+    # the same arithmetic over every function, so a new consumer or schedule can't slip past
+    for name, fn in app_stack.functions.functions.items():
+        if fn.spec.reserved_concurrency is None:
+            continue
+        limits = _event_source_limits(template, {"Ref": logical_id(fn.alias or fn.function)})
+        scheduled = sum(1 for s in app_stack.specs.schedules.values() if s.function == name)
+        assert sum(limits) + scheduled <= fn.spec.reserved_concurrency, name
 
 
 def test_a_schedule_spec_becomes_a_schedule_with_time_zone_and_input(
@@ -139,7 +179,8 @@ def test_a_schedule_spec_becomes_a_schedule_with_time_zone_and_input(
     )
     assert set(roles) == {role_id}
 
-    # ...which may invoke only the scheduled targets: this one, generate (sweep) and payment_poll
+    # ...which may invoke only the scheduled targets: this one, generate (sweep), payment_poll
+    # and notify (offers, bonus reminders, subscription notices)
     attached = {"Roles": Match.array_with([{"Ref": role_id}])}
     variant_template.resource_properties_count_is("AWS::IAM::Policy", attached, 1)
     resources = Capture()
@@ -154,7 +195,10 @@ def test_a_schedule_spec_becomes_a_schedule_with_time_zone_and_input(
             },
         },
     )
-    others = [logical_id(variant_stack.functions.functions[f].function) for f in ("generate", "payment_poll")]
+    others = [
+        logical_id(variant_stack.functions.functions[f].function)
+        for f in ("generate", "payment_poll", "notify")
+    ]
     granted = resources.as_array()
-    assert target in granted and len(granted) == 5  # each function: its ARN and its versions
+    assert target in granted and len(granted) == 7  # each other function: its ARN and its versions
     assert all(r == target or any(o in str(r) for o in others) for r in granted)

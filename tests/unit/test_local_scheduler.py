@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from genbot.resources import ScheduleSpec
+from genbot.resources import DEFAULT_TIMEZONE, SCHEDULES, ScheduleSpec
 from genbot_local.scheduler import Expression, ExpressionError, Scheduler
 
 
@@ -181,3 +181,86 @@ def test_the_scheduler_thread_fires_fast_schedules_until_stopped() -> None:
         assert fired.wait(10)
     finally:
         scheduler.stop()
+
+
+# --- the app's own schedules, resolved as CDK resolves them ------------------------------------
+
+NOTIFY_TASKS = {"offers", "bonus_reminders", "subscription_notices"}
+
+
+def test_every_app_schedule_parses_with_the_default_settings() -> None:
+    # given no TIMEZONE / BONUS_REMINDER_HOUR: the app's defaults, Europe/Moscow and 11
+    scheduler = Scheduler(SCHEDULES, lambda fn, event: None, clock=Clock(utc(2026, 3, 1, 6, 0)), env={})
+
+    described = {d["name"]: d for d in scheduler.describe()}
+    assert set(described) == set(SCHEDULES) >= NOTIFY_TASKS | {"sweep_jobs", "poll_payments"}
+    assert {n for n, d in described.items() if d["function"] == "notify"} == NOTIFY_TASKS
+    assert described["bonus_reminders"]["expression"] == "cron(0/15 11-23 * * ? *)"
+    assert described["bonus_reminders"]["timezone"] == DEFAULT_TIMEZONE == "Europe/Moscow"
+    assert (described["offers"]["expression"], described["offers"]["timezone"]) == ("rate(15 minutes)", "UTC")
+    assert described["subscription_notices"]["expression"] == "rate(1 hour)"
+    # 09:00 Moscow now: the first reminder is at 11:00 Moscow (08:00 UTC)
+    assert described["bonus_reminders"]["next"] == "2026-03-01T08:00:00+00:00"
+
+
+@pytest.mark.parametrize(
+    ("env", "first", "last"),
+    [
+        # Moscow (UTC+3): 11:00 .. 23:45 local
+        ({}, utc(2026, 3, 1, 8, 0), utc(2026, 3, 1, 20, 45)),
+        # Yekaterinburg (UTC+5) from 10:00: 05:00 .. 18:45 UTC
+        (
+            {"TIMEZONE": "Asia/Yekaterinburg", "BONUS_REMINDER_HOUR": "10"},
+            utc(2026, 3, 1, 5, 0),
+            utc(2026, 3, 1, 18, 45),
+        ),
+    ],
+)
+def test_the_bonus_reminder_runs_on_the_apps_wall_clock(
+    env: dict[str, str], first: datetime, last: datetime
+) -> None:
+    # given the app's zone and hour (the local stack passes the functions' settings)
+    clock = Clock(utc(2026, 3, 1, 0, 0))
+    calls: list[tuple[str, dict]] = []
+    scheduler = Scheduler(
+        {"bonus_reminders": SCHEDULES["bonus_reminders"]},
+        lambda fn, event: calls.append((fn, event)),
+        clock=clock,
+        env=env,
+    )
+
+    # then nothing fires a minute before the hour, the first tick is on it, every 15 minutes after
+    clock.now = first - timedelta(minutes=1)
+    assert scheduler.tick() == []
+    clock.now = first
+    assert scheduler.tick() == ["bonus_reminders"]
+    assert calls == [("notify", {"task": "bonus_reminders"})]
+    assert scheduler.describe()[0]["next"] == (first + timedelta(minutes=15)).isoformat()
+    # and the day's last tick is at :45 of the last hour; the next is the hour on the next day
+    clock.now = last - timedelta(seconds=1)
+    scheduler.tick()
+    clock.now = last
+    assert scheduler.tick() == ["bonus_reminders"]
+    assert scheduler.describe()[0]["next"] == (first + timedelta(days=1)).isoformat()
+
+
+def test_the_scheduler_reads_the_environment_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TIMEZONE", "Asia/Tokyo")
+    monkeypatch.delenv("BONUS_REMINDER_HOUR", raising=False)
+    scheduler = Scheduler({"bonus_reminders": SCHEDULES["bonus_reminders"]}, lambda fn, event: None)
+    assert scheduler.describe()[0]["timezone"] == "Asia/Tokyo"
+
+
+def test_fast_mode_fires_the_notices_with_their_tasks() -> None:
+    # ./scripts/dev --fast-schedules: every schedule, every few seconds, its own task as the event
+    clock = Clock(utc(2026, 3, 1, 10, 7))
+    calls: list[tuple[str, dict]] = []
+    notices = {name: SCHEDULES[name] for name in NOTIFY_TASKS}
+    scheduler = Scheduler(
+        notices, lambda fn, event: calls.append((fn, event)), fast=True, fast_interval=2, clock=clock, env={}
+    )
+    clock.now += timedelta(seconds=2)
+    assert set(scheduler.tick()) == NOTIFY_TASKS
+    assert sorted(calls, key=lambda c: c[1]["task"]) == [
+        ("notify", {"task": t}) for t in sorted(NOTIFY_TASKS)
+    ]
