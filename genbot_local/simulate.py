@@ -79,6 +79,8 @@ class RecordedEvents:
         payload.update(changes)
         if payload_key in ("callback_query", "pre_checkout_query") and "id" not in changes:
             payload["id"] = str(7_000_000_000_000_000_000 + update["update_id"])  # unique per press
+        if payload_key == "message" and "message_id" not in changes:
+            payload["message_id"] = update["update_id"]  # unique in the chat, as Telegram's are
         if payload_key == "message" and "text" in changes:
             text = changes["text"]
             payload.pop("entities", None)

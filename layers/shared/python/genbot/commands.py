@@ -16,6 +16,8 @@ def N_(msgid: str) -> str:
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("start", N_("main menu")),
     ("generate", N_("make a picture or a video")),
+    ("ask", N_("the AI assistant: ask anything")),
+    ("new", N_("a new conversation with the assistant")),
     ("balance", N_("credits and history")),
     ("buy", N_("buy credits")),
     ("subscribe", N_("subscription plans and renewal")),

@@ -93,6 +93,7 @@ class Settings(BaseSettings):
     payments_table: str = "genbot-payments"
     promo_table: str = "genbot-promo"
     broadcasts_table: str = "genbot-broadcasts"
+    conversations_table: str = "genbot-conversations"
     jobs_queue_url: str = ""
     broadcasts_queue_url: str = ""
     jobs_dlq_arn: str = ""  # records from this queue are jobs that ran out of retries
@@ -157,6 +158,25 @@ class Settings(BaseSettings):
     bonus_reminder_hour: Annotated[int, Field(ge=0, le=23)] = DEFAULT_BONUS_REMINDER_HOUR
     # a subscription that won't renew by itself: a reminder this many days before it ends
     sub_reminder_days: PositiveInt = 3
+    # The chat assistant (genbot.chat): an OpenAI chat model, a free trial of CHAT_TRIAL messages,
+    # then the subscription's daily allowance, then COST_CHAT credits a message. The context
+    # (CHAT_CONTEXT_TOKENS of history) lives CHAT_CONTEXT_HOURS after the last message.
+    chat_model: str = "gpt-4o-mini"
+    chat_vision_model: str = "gpt-4o-mini"
+    transcribe_model: str = "whisper-1"
+    chat_system_prompt: str = (
+        "You are a helpful assistant in a Telegram bot. Answer clearly and concisely; use "
+        "Markdown for structure when it helps."
+    )
+    chat_trial: NonNegativeInt = 10
+    cost_chat: NonNegativeInt = 1
+    chat_context_tokens: Annotated[int, Field(ge=500)] = 6000
+    chat_max_answer_tokens: Annotated[int, Field(ge=50)] = 1500
+    chat_context_hours: PositiveInt = 24
+    chat_max_voice_seconds: PositiveInt = 300
+    # USD per million tokens, for the operator's cost log (input, output)
+    chat_price_in: Annotated[float, Field(ge=0)] = 0.15
+    chat_price_out: Annotated[float, Field(ge=0)] = 0.60
     # broadcasts: messages per second over all senders (Telegram allows about 30)
     broadcast_rate: Annotated[int, Field(ge=1, le=30)] = 25
 

@@ -105,6 +105,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
             "payments": "items",
             "promo": "items",
             "broadcasts": "items",  # an admin's /broadcast: the preview, then the start
+            "conversations": "items",  # an assistant question, written with its job
         },
         sends_to=("jobs", "broadcasts"),
     ),
@@ -119,6 +120,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
             "ledger": "items",
             "jobs": "items",
             "settings": "read",
+            "conversations": "items",  # the assistant's context, and its answers
         },
         # the provider key pool's counters live in the settings table; prices and the catalog
         # there are the operator's, read-only to the worker

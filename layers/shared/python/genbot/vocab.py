@@ -16,6 +16,7 @@ class Mode(StrEnum):
     EDIT = "edit"  # the user's photo changed by a prompt
     VIDEO = "video"  # the user's photo animated
     DESCRIBE = "describe"  # a prompt written from the user's photo
+    CHAT = "chat"  # a message to the assistant (genbot.chat), answered as text
 
 
 class Tier(StrEnum):
@@ -58,6 +59,14 @@ class PaymentStatus(StrEnum):
     REFUNDED = "refunded"
 
 
+class Funding(StrEnum):
+    """How an assistant message is paid, in the order they are tried."""
+
+    SUBSCRIPTION = "subscription"  # inside the subscription's daily allowance
+    TRIAL = "trial"  # one of the free trial's messages
+    CREDITS = "credits"  # COST_CHAT credits, debited through the ledger
+
+
 class NoticeKind(StrEnum):
     """Messages the bot sends unasked; a user turns each kind off in /settings."""
 
@@ -73,7 +82,8 @@ class BroadcastStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-MODES: tuple[Mode, ...] = tuple(Mode)
+# the generation modes (the menu, prices, the catalog); CHAT is the assistant's, priced apart
+MODES: tuple[Mode, ...] = (Mode.IMAGE, Mode.EDIT, Mode.VIDEO, Mode.DESCRIBE)
 TIERS: tuple[Tier, ...] = tuple(Tier)
 NEEDS_PHOTO: frozenset[Mode] = frozenset({Mode.EDIT, Mode.VIDEO, Mode.DESCRIBE})
 PROMPT_OPTIONAL: frozenset[Mode] = frozenset({Mode.VIDEO, Mode.DESCRIBE})

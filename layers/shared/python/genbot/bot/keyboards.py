@@ -15,6 +15,7 @@ BTN_BALANCE = N_("💰 Balance")
 BTN_BUY = N_("🛒 Buy credits")
 BTN_BONUSES = N_("🎁 Bonuses")
 BTN_HELP = N_("❓ Help")
+BTN_ASSISTANT = N_("💬 Assistant")
 MENU_BUTTONS = (BTN_GENERATE, BTN_BALANCE, BTN_BUY, BTN_BONUSES, BTN_HELP)
 BTN_PROMO = N_("🎟 Promo code")
 
@@ -22,11 +23,12 @@ BTN_PROMO = N_("🎟 Promo code")
 def main_menu() -> ReplyKeyboardMarkup:
     builder = ReplyKeyboardBuilder()
     builder.button(text=_(BTN_GENERATE))
+    builder.button(text=_(BTN_ASSISTANT))
     builder.button(text=_(BTN_BALANCE))
     builder.button(text=_(BTN_BUY))
     builder.button(text=_(BTN_BONUSES))
     builder.button(text=_(BTN_HELP))
-    builder.adjust(1, 2, 2)
+    builder.adjust(2, 2, 2)
     return builder.as_markup(resize_keyboard=True, is_persistent=True)
 
 

@@ -21,7 +21,7 @@ from genbot.store.models import Job
 from genbot.telegram.callbacks import ResultAction, ResultCb
 from genbot.telegram.sending import Disposition, SendFailure, send
 from genbot.users import set_blocked
-from genbot.vocab import Mode
+from genbot.vocab import Funding, Mode
 
 CAPTION_LIMIT = 1024
 
@@ -37,6 +37,8 @@ FAILURE_TEXTS = {
 ORIGINAL_EXPIRED = N_(
     "📎 The original file of this result is no longer stored (results are kept for 90 days)."
 )
+TRIAL_BACK = N_("The message is back in your trial.")
+ALLOWANCE_BACK = N_("It didn't count against today's allowance.")
 ORIGINAL_REFUSED = N_("📎 Telegram wouldn't take the original file. Please try again later.")
 LINK_SECONDS = 6 * 3600
 RUNNING = N_("🎨 Working on it…")
@@ -197,6 +199,10 @@ async def send_failure(bot: Bot, job: Job, reason: str) -> None:
             int(job.price),
             lang,
         )
+    elif job.funding == Funding.TRIAL:
+        text += " " + translate(TRIAL_BACK, lang)
+    elif job.funding == Funding.SUBSCRIPTION:
+        text += " " + translate(ALLOWANCE_BACK, lang)
     try:
         if job.status_message_id:
             try:

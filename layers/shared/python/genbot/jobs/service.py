@@ -20,6 +20,7 @@ A debited job always ends delivered or refunded:
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
@@ -29,12 +30,12 @@ from pynamodb.expressions.update import Action
 from genbot.config import Settings
 from genbot.jobs import queue
 from genbot.jobs.messages import JobMessage
-from genbot.ledger import ConditionFailedError, Posting, apply
+from genbot.ledger import ConditionFailedError, ExtraItem, Posting, apply
 from genbot.observability import logger, metrics
 from genbot.store.models import Job, User, now_ms
 from genbot.store.transaction import Transaction, TransactionCancelledError
 from genbot.users.notices import offer_key_on_debit
-from genbot.vocab import EntryKind, JobStatus, Mode, Tier
+from genbot.vocab import EntryKind, Funding, JobStatus, Mode, Tier
 
 SWEEP = "active"
 QUEUED_GRACE_MS = 10 * 60_000  # a queued job should have started well within this
@@ -72,15 +73,29 @@ class NewJob:
     input_file_id: str | None = None
     status_message_id: int | None = None
     variant: int = 0
+    # chat jobs (genbot.chat): how the message is paid, its photo or voice, its conversation
+    funding: Funding | None = None
+    input_kind: str | None = None
+    conv_id: str | None = None
 
 
 def create(
-    settings: Settings, new: NewJob, *, draft_id: str | None = None, user: User | None = None
+    settings: Settings,
+    new: NewJob,
+    *,
+    draft_id: str | None = None,
+    user: User | None = None,
+    user_actions: Sequence[Action] = (),
+    user_condition: Condition | None = None,
+    extra: Sequence[ExtraItem] = (),
+    created_ms: int | None = None,
 ) -> Job | None:
     """Debit and create the job in one transaction, then queue it. None for a replay.
 
     ``user`` (the item as read for this update) lets the debit of a first generation that
-    empties the balance put the user in the discount offer's due index.
+    empties the balance put the user in the discount offer's due index. ``user_actions``,
+    ``user_condition`` and ``extra`` join the transaction (an assistant message: the trial or
+    the daily allowance it takes, the question it asks).
 
     Raises InsufficientFundsError, TooManyJobsError, StaleDraftError.
     """
@@ -97,14 +112,21 @@ def create(
         input_file_id=new.input_file_id,
         status_message_id=new.status_message_id,
         status=JobStatus.QUEUED,
-        created_at=now_ms(),
+        created_at=created_ms or now_ms(),
         sweep=SWEEP,
         sweep_at=_sweep_at(QUEUED_GRACE_MS),
+        funding=str(new.funding) if new.funding else None,
+        input_kind=new.input_kind,
+        conv_id=new.conv_id,
     )
     condition = User.active_jobs < settings.max_user_queue
-    # A started job ends the draft it came from (and any other being set up).
-    actions: list[Action] = [User.active_jobs.add(1), User.draft.remove(), User.draft_nonce.remove()]
-    if user is not None:
+    actions: list[Action] = [User.active_jobs.add(1), *user_actions]
+    if new.mode != Mode.CHAT:
+        # A started generation ends the draft it came from (and any other being set up).
+        actions += [User.draft.remove(), User.draft_nonce.remove()]
+    if user_condition is not None:
+        condition &= user_condition
+    if user is not None and new.mode != Mode.CHAT:
         actions += offer_key_on_debit(settings, user, new.price, int(time.time()))
     if draft_id is not None:
         condition &= User.draft_nonce == draft_id
@@ -113,7 +135,7 @@ def create(
             Posting(new.user_id, f"job#{new.job_id}#debit", -new.price, EntryKind.DEBIT, note=new.mode),
             user_actions=actions,
             user_condition=condition,
-            extra=[lambda tx: tx.save("job", job, condition=Job.job_id.does_not_exist())],
+            extra=[lambda tx: tx.save("job", job, condition=Job.job_id.does_not_exist()), *extra],
         )
     except ConditionFailedError as exc:
         if exc.item == "job":  # the job exists already: a replay
@@ -323,12 +345,19 @@ def _refund(job: Job, reason: str, *, user_actions: list[Action], condition: Con
         return False
 
 
+# what a failed assistant message gives back besides its credits (once, with the refund entry)
+GIVE_BACK: dict[str, list[Action]] = {
+    Funding.TRIAL: [User.chat_trial_left.add(1)],
+    Funding.SUBSCRIPTION: [User.chat_day_count.add(-1)],
+}
+
+
 def fail(job: Job, reason: str) -> bool:
     """Refund and mark failed, exactly once. False when the job had already finished."""
     applied = _refund(
         job,
         reason,
-        user_actions=[User.active_jobs.add(-1)],
+        user_actions=[User.active_jobs.add(-1), *GIVE_BACK.get(str(job.funding or ""), [])],
         condition=Job.status.is_in(JobStatus.QUEUED, JobStatus.RUNNING),
     )
     if applied:
@@ -382,6 +411,52 @@ def claim_original(job: Job, window_ms: int = 120_000) -> bool:
 
 def original_done(job: Job) -> None:
     job.update(actions=[Job.original_requested_at.remove()])
+
+
+@dataclass(frozen=True)
+class ChatUsage:
+    tokens_in: int
+    tokens_out: int
+    cost_micro_usd: int
+    latency_ms: int
+    first_piece_ms: int | None
+    model: str
+
+
+def answered(job: Job, owner: str, usage: ChatUsage) -> bool:
+    """An assistant message answered and sent: running -> succeeded, delivered, its slot freed
+    and what it cost recorded for the operator, in one transaction. False if another copy did."""
+    tx = Transaction()
+    tx.update(
+        "job",
+        job,
+        actions=[
+            Job.status.set(JobStatus.SUCCEEDED),
+            Job.delivered.set(True),
+            Job.provider.set("openai"),
+            Job.provider_model.set(usage.model),
+            Job.tokens_in.set(usage.tokens_in),
+            Job.tokens_out.set(usage.tokens_out),
+            Job.cost_micro_usd.set(usage.cost_micro_usd),
+            Job.latency_ms.set(usage.latency_ms),
+            *([Job.first_piece_ms.set(usage.first_piece_ms)] if usage.first_piece_ms is not None else []),
+            Job.updated_at.set(now_ms()),
+            Job.lease_owner.remove(),
+            Job.lease_until.remove(),
+            Job.sweep.remove(),
+            Job.sweep_at.remove(),
+        ],
+        condition=(Job.status == JobStatus.RUNNING) & (Job.lease_owner == owner),
+    )
+    tx.update("user", User(job.user_id), actions=[User.active_jobs.add(-1)], condition=User.user_id.exists())
+    try:
+        tx.commit()
+    except TransactionCancelledError as exc:
+        if exc.failed("job"):
+            return False
+        raise
+    metrics.add_metric(name="ChatAnswered", unit="Count", value=1)
+    return True
 
 
 def delivered(job: Job, result_file_id: str | None = None) -> None:

@@ -18,7 +18,6 @@ import threading
 import uuid
 from typing import Any
 
-from aiogram.exceptions import AiogramError
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.batch.base import FailureResponse
 from aws_lambda_powertools.utilities.batch.exceptions import ExceptionInfo
@@ -29,6 +28,7 @@ from pydantic import Json
 from genbot import runtime
 from genbot.config import Settings, get_settings
 from genbot.jobs import delivery, media, queue, service
+from genbot.jobs.inputs import RetryLaterError, download
 from genbot.jobs.media_check import BadOutputError, Form, forms, inspect
 from genbot.jobs.messages import JobMessage, JobStep
 from genbot.observability import logger, metrics
@@ -43,8 +43,8 @@ from genbot.providers.base import (
 )
 from genbot.providers.router import ProviderRouter
 from genbot.store.models import Job
-from genbot.telegram.sending import Disposition, SendFailure, classify
-from genbot.users import set_blocked
+from genbot.telegram.sending import Disposition, SendFailure
+from genbot.users import get_user, set_blocked
 from genbot.vocab import JobStatus, Mode, Tier
 
 _local = threading.local()
@@ -54,14 +54,6 @@ class JobRecord(SqsRecordModel):
     """An SQS record of the jobs queue (or its DLQ), its body parsed as a ``JobMessage``."""
 
     body: Json[JobMessage]
-
-
-class RetryLaterError(Exception):
-    """Transient trouble: make SQS deliver this message again after ``delay`` seconds."""
-
-    def __init__(self, delay: int, reason: str) -> None:
-        super().__init__(reason)
-        self.delay = delay
 
 
 def providers() -> ProviderRouter:
@@ -164,7 +156,37 @@ def _stored(job: Job) -> bytes:
     return media.get(str(job.result_key)) if job.result_key else b""
 
 
+async def _chat(settings: Settings, job: Job, owner: str) -> None:
+    """An assistant message: answered, or explained and refunded once."""
+    from genbot.chat.answer import answer  # the chat stack only where chat jobs run
+
+    user = get_user(int(job.user_id))
+    language = str(user.chat_language) if user is not None and user.chat_language else None
+    trial_left = int(user.chat_trial_left) if user is not None and user.chat_trial_left is not None else None
+    try:
+        await answer(settings, job, owner, language, providers().pool, trial_left)
+    except RefusedError:
+        await _give_up(job, "refused")
+    except InvalidInputError as exc:
+        logger.warning("chat input refused", extra={"error": str(exc)[:300]})
+        await _give_up(job, "invalid_input")
+    except TransientError as exc:  # retried inside the job already: the user is waiting
+        logger.error("the assistant is unavailable", extra={"error": str(exc)[:300]})
+        await _give_up(job, "unavailable")
+    except SendFailure as failure:
+        if failure.retryable:
+            raise RetryLaterError(failure.retry_after, f"telegram: {failure}") from failure
+        if failure.disposition == Disposition.CHAT_GONE:
+            set_blocked(int(job.user_id), True)
+            service.fail(job, "chat_gone")
+            return
+        await _give_up(job, "undeliverable")
+
+
 async def _run(settings: Settings, job: Job, owner: str) -> None:
+    if job.mode == Mode.CHAT:
+        await _chat(settings, job, owner)
+        return
     router = providers()
     try:
         if job.operation:
@@ -217,19 +239,8 @@ async def _request(settings: Settings, job: Job) -> GenerationRequest:
 
 
 async def _download(settings: Settings, file_id: str) -> tuple[bytes, str]:
-    """The user's photo through the Bot API (getFile, then the file URL; bots get <= 20 MB)."""
-    bot = runtime.bot()
-    try:
-        file = await bot.get_file(file_id)
-        if (file.file_size or 0) > settings.max_input_bytes or not file.file_path:
-            raise InvalidInputError("input too large or unavailable")
-        buffer = await bot.download_file(file.file_path)
-    except (AiogramError, TimeoutError, OSError) as exc:
-        failure = classify(exc)
-        if failure.retryable:
-            raise RetryLaterError(failure.retry_after, f"telegram download: {failure}") from exc
-        raise InvalidInputError(f"telegram download: {failure}") from exc
-    data = buffer.read() if buffer is not None else b""
+    """The user's photo, checked to be an image by its bytes."""
+    data = await download(settings, file_id)
     mime = sniff_mime(data)  # Telegram's mime_type is only the sender's word
     if mime is None or not mime.startswith("image/"):
         raise InvalidInputError("input is not a JPEG, PNG or WebP image")

@@ -9,6 +9,7 @@ from genbot.ledger.errors import (
     UnknownUserError,
 )
 from genbot.ledger.service import (
+    ExtraItem,
     Posting,
     apply,
     balance_from_ledger,
@@ -20,6 +21,7 @@ from genbot.ledger.service import (
 __all__ = [
     "ConditionFailedError",
     "ContentionError",
+    "ExtraItem",
     "InsufficientFundsError",
     "LedgerError",
     "LedgerUnavailableError",

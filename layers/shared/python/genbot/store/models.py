@@ -134,6 +134,14 @@ class User(Model):
     sub_at = NumberAttribute(null=True)
     sub_reminded = NumberAttribute(null=True)  # the subscription_until the reminder was for
     sub_ended = NumberAttribute(null=True)  # the subscription_until the "ended" message was for
+    # The chat assistant (genbot.chat)
+    chat_mode = BooleanAttribute(null=True)  # plain text is a question to the assistant
+    chat_trial_left = NumberAttribute(null=True)  # None: the trial was never activated
+    chat_day = UnicodeAttribute(null=True)  # the local day chat_day_count counts (subscription cap)
+    chat_day_count = NumberAttribute(null=True)
+    chat_conv = UnicodeAttribute(null=True)  # the current conversation's id (/new starts another)
+    chat_language = UnicodeAttribute(null=True)  # the answers' language: None = the question's
+    chat_pending = UnicodeAttribute(null=True)  # a question asked before the trial was taken
     # The generation being set up (mode, tier, photo, prompt, nonce); confirming consumes it.
     draft = JSONAttribute(null=True)
     draft_nonce = UnicodeAttribute(null=True)
@@ -223,6 +231,16 @@ class Job(Model):
     delivered = BooleanAttribute(default=False)
     result_file_id = UnicodeAttribute(null=True)  # Telegram's id of the sent result, for "animate this"
     result_text = UnicodeAttribute(null=True)  # describe: the prompt we wrote
+    # chat jobs: how the message is paid ("subscription", "trial", "credits"), what it asked
+    # (kept in the conversations table, with its TTL: no text here), what it cost
+    funding = UnicodeAttribute(null=True)
+    input_kind = UnicodeAttribute(null=True)  # "photo" or "voice" (input_file_id)
+    conv_id = UnicodeAttribute(null=True)
+    tokens_in = NumberAttribute(null=True)
+    tokens_out = NumberAttribute(null=True)
+    cost_micro_usd = NumberAttribute(null=True)
+    latency_ms = NumberAttribute(null=True)  # from the job's start to the last piece sent
+    first_piece_ms = NumberAttribute(null=True)  # from the provider's first token to the first visible piece
     # One worker at a time: whoever holds an unexpired lease works the job; a second copy of
     # its message backs off. Released when a step ends; expires if the worker dies.
     lease_owner = UnicodeAttribute(null=True)
@@ -357,3 +375,19 @@ class BroadcastItem(Model):
     lease_until = NumberAttribute(null=True)  # recipient: a send in flight until then (epoch ms)
     expiration = TTLAttribute(null=True)  # pages and recipients expire; the meta item stays
     by_created = BroadcastsByCreatedIndex()
+
+
+class ChatMessage(Model):
+    """One message of an assistant conversation; expires ``CHAT_CONTEXT_HOURS`` after it was
+    written (message texts are kept no longer than the context needs them)."""
+
+    class Meta(_Meta):
+        table_name = FromSettings("conversations_table")
+
+    user_id = NumberAttribute(hash_key=True)
+    key = UnicodeAttribute(range_key=True)  # "<conv>#<created ms, 13 digits>#<job id>#<role>"
+    role = UnicodeAttribute()  # "user" | "assistant"
+    text = UnicodeAttribute(default="")
+    tokens = NumberAttribute(default=0)  # the provider's count where known, else an estimate
+    image = BooleanAttribute(null=True)  # the question came with a photo (not kept)
+    expiration = TTLAttribute()

@@ -15,6 +15,7 @@ from pynamodb.models import Model
 
 from genbot.store.models import (
     BroadcastItem,
+    ChatMessage,
     IdempotencyRecord,
     Job,
     LedgerEntry,
@@ -34,6 +35,7 @@ MODELS: dict[str, tuple[type[Model], str]] = {
     "payments": (Payment, "PAYMENTS_TABLE"),
     "promo": (PromoCode, "PROMO_TABLE"),
     "broadcasts": (BroadcastItem, "BROADCASTS_TABLE"),
+    "conversations": (ChatMessage, "CONVERSATIONS_TABLE"),
 }
 
 

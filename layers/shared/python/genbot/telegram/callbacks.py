@@ -88,3 +88,9 @@ class BroadcastCb(CallbackData, prefix="bc"):
 
     action: BroadcastAction
     broadcast: str
+
+
+class ChatCb(CallbackData, prefix="chat"):
+    """The assistant: ``trial`` (take the free trial), ``new`` (a new conversation), ``exit``."""
+
+    action: str

@@ -169,6 +169,13 @@ def set_notice(settings: Settings, user: User, kind: NoticeKind, on: bool) -> No
     user.muted = (muted - {str(kind)}) if on else (muted | {str(kind)})
 
 
+def set_chat_language(user: User, language: str | None) -> None:
+    """The assistant's answer language (None: the question's)."""
+    action = User.chat_language.set(language) if language else User.chat_language.remove()
+    User(user.user_id).update(actions=[action], condition=User.user_id.exists())
+    user.chat_language = language
+
+
 def touch(user: User, now: int) -> None:
     """Remember the user was here (``seen_at``: broadcasts' "active in the last N days"),
     at most one write per ``SEEN_EVERY_SECONDS``."""
