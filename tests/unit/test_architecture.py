@@ -29,6 +29,7 @@ RANKS = {
     "jobs": 4,
     "payments": 4,
     "notify": 4,
+    "chat": 4,
     "bot": 5,
     "snapstart": 6,
     "cli": 6,
