@@ -4,6 +4,7 @@ genbot audit       exit 0 when every user's ledger sums to their balance, 1 othe
 genbot state       users, balances and recent jobs, as JSON
 genbot promo       promo codes: create CODE --credits N --uses M [--expires DATE], disable, show
 genbot refund      refund a payment (Stars or YooKassa) and take its credits back, once
+genbot broadcast   a message to all users or a segment: send (preview, y/N), status ID, list, cancel ID
 
 In the development environment the local package adds (entry points ``genbot.commands``):
 genbot dev         run the whole bot on this machine (see README)
@@ -161,6 +162,120 @@ def cmd_refund(args: argparse.Namespace) -> int:
     return 0
 
 
+def _when(epoch_ms: int | None) -> str:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from genbot.config import get_settings
+
+    if epoch_ms is None:
+        return "-"
+    moment = datetime.fromtimestamp(epoch_ms / 1000, ZoneInfo(get_settings().timezone))
+    return moment.strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def _broadcast_lines(broadcast_id: str) -> list[str]:
+    from genbot.notify import broadcast
+
+    item = broadcast.get(broadcast_id)
+    if item is None:
+        return []
+    p = broadcast.progress(item)
+    selection = "done" if p.selection_done else "in progress"
+    lines = [
+        f"broadcast: {p.broadcast_id}",
+        f"status:    {p.status}",
+        f"segment:   {broadcast.segment_of(item).describe()}",
+        f"selected:  {p.selected} (selection {selection}, {p.pages} page(s))",
+        f"sent:      {p.sent}",
+        f"failed:    {p.failed}",
+        f"blocked:   {p.blocked}",
+        f"skipped:   {p.skipped}",
+    ]
+    if p.status == "sending":
+        lines.append(f"left:      {max(0, p.selected - p.counted)}{'' if p.selection_done else ' (so far)'}")
+    lines += [
+        f"created:   {_when(p.created_at)} by {(item.data or {}).get('created_by') or '?'}",
+        f"started:   {_when(p.started_at)}",
+        f"finished:  {_when(p.finished_at)}",
+    ]
+    return lines
+
+
+def _confirm(question: str) -> bool:
+    sys.stdout.write(question)
+    sys.stdout.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
+def cmd_broadcast(args: argparse.Namespace) -> int:
+    from genbot.config import get_settings
+    from genbot.notify import broadcast
+
+    settings = get_settings()
+    if args.action == "list":
+        for item in broadcast.recent(args.limit):
+            p = broadcast.progress(item)
+            text = " ".join(str((item.data or {}).get("text", "")).split())
+            _out(
+                f"{p.broadcast_id}  {p.status:<9}  {_when(p.created_at)}  "
+                f"sent {p.sent}/{p.selected}  {text[:40]}"
+            )
+        return 0
+    if args.action in ("status", "cancel"):
+        if args.action == "cancel" and not broadcast.cancel(args.broadcast_id):
+            sys.stderr.write(f"genbot broadcast: {args.broadcast_id} is not a draft or sending\n")
+        lines = _broadcast_lines(args.broadcast_id)
+        if not lines:
+            sys.stderr.write(f"genbot broadcast: no broadcast {args.broadcast_id}\n")
+            return 1
+        for line in lines:
+            _out(line)
+        return 0
+    # send
+    if not args.yes and not sys.stdin.isatty():
+        sys.stderr.write("genbot broadcast send: no terminal to confirm on; add --yes to send\n")
+        return 1
+    try:
+        button = broadcast.parse_button(args.button) if args.button else None
+        segment = broadcast.Segment(
+            language=args.language,
+            paying=True if args.paying else (False if args.never_paid else None),
+            active_days=args.active_days,
+        )
+        content = broadcast.Content(text=args.text.strip(), photo=args.photo, button=button)
+        broadcast.check(content)
+    except (broadcast.BroadcastError, ValueError) as exc:
+        sys.stderr.write(f"genbot broadcast send: {exc}\n")
+        return 1
+    if not args.yes:
+        for language in (segment.language,) if segment.language else ("ru", "en"):
+            method = broadcast.render(content, 0, language)
+            body = getattr(method, "caption", None) or getattr(method, "text", "")
+            _out(f"--- preview ({language}) ---")
+            if content.photo:
+                _out(f"[photo: {content.photo}]")
+            _out(str(body))
+            if button is not None:
+                _out(f"[button: {button.text} -> {button.url}]")
+        _out("---")
+        _out(f"to: {segment.describe()} (never users who blocked the bot; skips those who turned offers off)")
+        if not _confirm("Send it? [y/N] "):
+            _out("not sent")
+            return 1
+    item = broadcast.create(
+        settings,
+        content.text,
+        photo=content.photo,
+        button=button,
+        segment=segment,
+        created_by=f"cli:{os.environ.get('USER') or 'operator'}",
+    )
+    broadcast.start(settings, item.broadcast_id)
+    _out(f"broadcast {item.broadcast_id} started: genbot broadcast status {item.broadcast_id}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="genbot", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -186,6 +301,25 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("payment_id", help="the payment's id: stars#<telegram_payment_charge_id> or yk#<id>")
     p.add_argument("--reason", default="", help="why (logged with the refund)")
     p.set_defaults(func=cmd_refund)
+    p = sub.add_parser("broadcast", help="a message to every user or a segment, at Telegram's rate")
+    actions = p.add_subparsers(dest="action", required=True)
+    send = actions.add_parser("send", help="preview, confirm and send (the text is Telegram HTML)")
+    send.add_argument("--text", required=True, help="the message (HTML: <b>, <i>, <a href=...>...)")
+    send.add_argument(
+        "--photo", help="a photo: a Telegram file_id or an https:// URL (then the text is its caption)"
+    )
+    send.add_argument("--button", help='one URL button: "Label|https://..."')
+    send.add_argument("--language", choices=["ru", "en"], help="only users with this language")
+    paid = send.add_mutually_exclusive_group()
+    paid.add_argument("--paying", action="store_true", help="only users who have paid")
+    paid.add_argument("--never-paid", action="store_true", help="only users who never paid")
+    send.add_argument("--active-days", type=int, metavar="N", help="only users seen in the last N days")
+    send.add_argument("--yes", action="store_true", help="send without the preview and question")
+    actions.add_parser("status", help="counts, status, times").add_argument("broadcast_id")
+    actions.add_parser("cancel", help="stop a draft or a broadcast on its way").add_argument("broadcast_id")
+    listing = actions.add_parser("list", help="the newest broadcasts")
+    listing.add_argument("--limit", type=int, default=20)
+    p.set_defaults(func=cmd_broadcast)
     for plugin in entry_points(group=PLUGIN_GROUP):
         plugin.load()(sub)
     return root

@@ -178,7 +178,7 @@ class Settings(BaseSettings):
     chat_price_in: Annotated[float, Field(ge=0)] = 0.15
     chat_price_out: Annotated[float, Field(ge=0)] = 0.60
     # broadcasts: messages per second over all senders (Telegram allows about 30)
-    broadcast_rate: Annotated[int, Field(ge=1, le=30)] = 25
+    broadcast_rate: Annotated[int, Field(ge=1, le=30)] = 28
 
     @field_validator("gemini_api_keys", "blocked_words", mode="before")
     @classmethod

@@ -5,8 +5,10 @@ from __future__ import annotations
 from aiogram import Dispatcher
 
 from genbot.bot import (
+    assistant,
     balance,
     bonus,
+    broadcast,
     buy,
     chat_member,
     errors,
@@ -38,7 +40,9 @@ def build_dispatcher() -> Dispatcher:
         promo.router,
         subscribe.router,  # before buy: its filtered payment handlers take sub_ payloads
         buy.router,
+        broadcast.router,  # admins only; anyone else's /broadcast falls through
         help.router,
+        assistant.router,  # before generate: assistant mode takes text, voice and photos
         generate.router,  # after the menu buttons: a button press beats a pending prompt
         chat_member.router,
         fallback.router,  # last: catches what nothing else did

@@ -23,9 +23,11 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from genbot import runtime
+from genbot.config import get_settings
 from genbot.i18n import N_, translate
 from genbot.observability import logger, metrics
 from genbot.store.models import DUE, User
+from genbot.telegram.pacing import Pacer, pacer
 from genbot.telegram.sending import Disposition, SendFailure, send
 from genbot.users import set_blocked
 from genbot.users.notices import local_day, local_moment
@@ -71,16 +73,23 @@ def with_footer(text: str, language: str) -> str:
     return f"{text}\n\n{translate(HOW_TO_MUTE, language)}"
 
 
-async def deliver(bot: Bot, user: User, method: TelegramMethod[Any], *, kind: str) -> tuple[Outcome, int]:
-    """Send one notice through the one sending path; (outcome, retry_after seconds).
+async def deliver(
+    bot: Bot, user: User, method: TelegramMethod[Any], *, kind: str, pace: Pacer | None = None
+) -> tuple[Outcome, int]:
+    """Send one notice through the one sending path, paced (``genbot.telegram.pacing``: this
+    thread's share of ``BROADCAST_RATE``); (outcome, retry_after seconds).
 
     A 403 (or a deleted chat) marks the user blocked: nothing is sent to them again until
-    they come back (``genbot.bot.chat_member``).
+    they come back (``genbot.bot.chat_member``). A 429 pauses the pacer for its retry_after.
     """
     user_id = int(user.user_id)
+    pace = pace or pacer(get_settings())
+    await pace.wait()
     try:
         await send(bot, method, user_id=user_id, notice=kind)
     except SendFailure as failure:
+        if failure.disposition == Disposition.RETRY:
+            pace.pause(failure.retry_after)
         if failure.disposition == Disposition.CHAT_GONE:
             set_blocked(user_id, True)
             metrics.add_metric(name="NoticesBlocked", unit="Count", value=1)
