@@ -94,3 +94,10 @@ class ChatCb(CallbackData, prefix="chat"):
     """The assistant: ``trial`` (take the free trial), ``new`` (a new conversation), ``exit``."""
 
     action: str
+
+
+class SubCb(CallbackData, prefix="sub"):
+    """The subscription menu (``genbot.bot.subscribe``): ``show`` (the plans and the user's
+    subscription), ``year`` (the annual invoice), ``cancel`` / ``resume`` (the renewal)."""
+
+    action: str
