@@ -77,6 +77,7 @@ def main() -> None:
     from genbot.notify import broadcast
     from genbot.resources import QUEUES
     from genbot.store.models import User
+    from genbot.telegram import pacing
 
     get_settings.cache_clear()
     settings = get_settings()
@@ -131,7 +132,7 @@ def main() -> None:
     duplicates = sum(n - 1 for n in got.values() if n > 1)
     span = max(c.at for c in ok) - min(c.at for c in ok) if len(ok) > 1 else 0.0
     final = broadcast.progress(broadcast.get(item.broadcast_id))  # type: ignore[arg-type]
-    per_consumer = broadcast.per_consumer_rate(settings)
+    per_consumer = pacing.share(settings)
     print(
         f"users: {args.users}; BROADCAST_RATE {args.rate} -> {per_consumer}/s per consumer x {args.consumers}"
     )

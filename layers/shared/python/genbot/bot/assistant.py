@@ -22,7 +22,6 @@ from aiogram.utils.i18n import ngettext
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from genbot.bot.keyboards import BTN_ASSISTANT, buy_button
-from genbot.bot.subscribe import SubCb
 from genbot.bot.texts import credits
 from genbot.chat import access, service
 from genbot.chat.service import Asked, Outcome
@@ -30,7 +29,7 @@ from genbot.chat.texts import controls
 from genbot.config import Settings
 from genbot.i18n import get_i18n, variants
 from genbot.store.models import User
-from genbot.telegram.callbacks import ChatCb
+from genbot.telegram.callbacks import ChatCb, SubCb
 from genbot.users import Step, draft_of
 from genbot.vocab import Funding
 

@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command
-from aiogram.filters.callback_data import CallbackData
 from aiogram.methods import AnswerPreCheckoutQuery, EditMessageText, SendInvoice, SendMessage
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, LabeledPrice, Message, PreCheckoutQuery
 from aiogram.utils.i18n import gettext as _
@@ -27,13 +26,10 @@ from genbot.observability import logger
 from genbot.payments import subscriptions
 from genbot.payments.stars import CURRENCY
 from genbot.store.models import User
+from genbot.telegram.callbacks import SubCb
 from genbot.telegram.sending import SendFailure
 
 router = Router(name="subscribe")
-
-
-class SubCb(CallbackData, prefix="sub"):
-    action: str  # "show", "year", "cancel", "resume"
 
 
 def _date(epoch: int, settings: Settings) -> str:

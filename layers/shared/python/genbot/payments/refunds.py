@@ -11,7 +11,8 @@
 The shortfall rule (docs/decisions.md): credits already spent can't be taken back, so the
 debit is ``min(credits, balance)`` and the rest is recorded as ``refund_shortfall``; the
 balance never goes below zero. A refunded subscription charge that the subscription ends on
-ends it now (and a monthly one stops renewing at Telegram). Running it twice refunds and debits once.
+ends it now (and a monthly one stops renewing at Telegram), and the "ended" notice is due
+(``genbot.notify.subscriptions``). Running it twice refunds and debits once.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from genbot.payments.subscriptions import PREFIX as SUB_PREFIX
 from genbot.store.models import Payment, User, now_ms
 from genbot.store.transaction import Transaction
 from genbot.telegram.sending import SendFailure, send
+from genbot.users.subscription_notices import next_notice, sub_key
 from genbot.vocab import EntryKind, PaymentMethod, PaymentStatus
 
 ALREADY_REFUNDED = "CHARGE_ALREADY_REFUNDED"
@@ -78,7 +80,7 @@ def refund(settings: Settings, payment_id: str) -> RefundResult:
         debited = max(0, min(owed, int(user.balance)))
         shortfall = owed - debited
         try:
-            applied = _debit(payment, debited, shortfall, _end_subscription(payment, user))
+            applied = _debit(payment, debited, shortfall, _end_subscription(settings, payment, user))
         except InsufficientFundsError:
             continue  # spent in between: take what is left now
         break
@@ -130,8 +132,9 @@ def _refund_at_provider(settings: Settings, payment: Payment) -> None:
         raise RefundError(f"payment {payment.payment_id}: unknown method {payment.method}")
 
 
-def _end_subscription(payment: Payment, user: User) -> list[Action]:
-    """A refunded subscription charge that the subscription ends on: it ends now, renewing no more."""
+def _end_subscription(settings: Settings, payment: Payment, user: User) -> list[Action]:
+    """A refunded subscription charge that the subscription ends on: it ends now, renewing no
+    more, and the "ended" notice is due (``user``, just read, takes the new facts)."""
     if (
         not payment.product.startswith(SUB_PREFIX)
         or payment.subscription_until is None
@@ -139,7 +142,14 @@ def _end_subscription(payment: Payment, user: User) -> list[Action]:
         or int(user.subscription_until) != int(payment.subscription_until)
     ):
         return []
-    return [User.subscription_until.set(int(time.time())), User.subscription_renews.set(False)]
+    now = int(time.time())
+    user.subscription_until = now
+    user.subscription_renews = False
+    return [
+        User.subscription_until.set(now),
+        User.subscription_renews.set(False),
+        *sub_key(next_notice(settings, user, now)),
+    ]
 
 
 def _stop_renewal(payment: Payment) -> None:

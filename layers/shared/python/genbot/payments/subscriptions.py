@@ -16,7 +16,9 @@ Each charge is credited once (ledger ``pay#stars#<charge>``, kind ``subscription
 same transaction as its payment item and the user's ``subscription_until`` (never moved back),
 ``subscription_charge_id`` (the subscription to cancel or resume) and ``subscription_renews``.
 The payload is ``sub_month|sub_year:<credits>:<stars>:<user>`` (``genbot.payments.stars``'s
-order format): a renewal credits what the user signed up for.
+order format): a renewal credits what the user signed up for. The same transaction puts the
+user in the subscription notices' index at the new period's first notice (``sub_at``:
+``genbot.users.subscription_notices.next_notice``).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from genbot.store.settings import cached_setting
 from genbot.store.transaction import Transaction
 from genbot.telegram.sending import send
 from genbot.users.service import reward_referrer_on_first_payment
+from genbot.users.subscription_notices import next_notice, sub_key
 from genbot.vocab import EntryKind, PaymentMethod, PaymentStatus
 
 SETTING_KEY = "subscription"
@@ -207,8 +210,9 @@ def settle_charge(
         else:
             until = max(current or 0, now) + YEAR_SECONDS
         until = max(until, current or 0)  # a subscription is never shortened
+        notice_at = _next_notice(settings, user, order, charge_id, until, is_first_recurring, now)
         applied_now = _record(
-            settings, user_id, order, payment_id, charge_id, until, current, is_first_recurring
+            settings, user_id, order, payment_id, charge_id, until, current, is_first_recurring, notice_at
         )
         if applied_now is None:
             if attempt == _ATTEMPTS - 1:
@@ -234,6 +238,28 @@ def settle_charge(
     return Charge(user_id, payment_id, order.product_id, order.credits, until, applied, referrer)
 
 
+def _next_notice(
+    settings: Settings,
+    user: User,
+    order: Order,
+    charge_id: str,
+    until: int,
+    is_first_recurring: bool,
+    now: int,
+) -> int | None:
+    """The subscription notices' key once this charge is recorded: ``next_notice`` of the user
+    as ``_record`` leaves them (``user``, just read, takes the new facts)."""
+    user.subscription_until = until
+    if order.product_id == MONTH:
+        user.subscription_charge_id = (
+            charge_id if is_first_recurring else (user.subscription_charge_id or charge_id)
+        )
+        user.subscription_renews = (
+            True if is_first_recurring or user.subscription_renews is None else user.subscription_renews
+        )
+    return next_notice(settings, user, now)
+
+
 def _record(
     settings: Settings,
     user_id: int,
@@ -243,8 +269,10 @@ def _record(
     until: int,
     current: int | None,
     is_first_recurring: bool,
+    notice_at: int | None,
 ) -> bool | None:
-    """One transaction: entry + balance + subscription fields + payment. None: the user changed."""
+    """One transaction: entry + balance + subscription fields + notice key + payment. None: the
+    user changed."""
     now = now_ms()
     payment = Payment(
         payment_id,
@@ -259,7 +287,11 @@ def _record(
         provider_payment_id=charge_id,
         subscription_until=until,
     )
-    actions = [User.first_paid_at.set(User.first_paid_at | now), User.subscription_until.set(until)]
+    actions = [
+        User.first_paid_at.set(User.first_paid_at | now),
+        User.subscription_until.set(until),
+        *sub_key(notice_at),
+    ]
     if order.product_id == MONTH:
         # the subscription to cancel or resume: a new one replaces it, a renewal keeps it
         charge = charge_id if is_first_recurring else (User.subscription_charge_id | charge_id)

@@ -1,7 +1,7 @@
 """When a user is next due for a notice, from the facts on their item (pure, no I/O).
 
 The sparse due keys on ``User`` (``offer_at``, ``bonus_at``; ``sub_at`` is
-``genbot.notify.subscriptions``') are set from these functions in the same update that changes
+``genbot.users.subscription_notices``') are set from these functions in the same update that changes
 the fact (registration, a bonus claimed, a first generation), and moved by the ``notify`` runs
 with the same functions, so the two can't disagree.
 
