@@ -121,6 +121,11 @@ class StackConfig:
         )
 
 
+# --fast-schedules: the offer 36 s after a first generation empties the balance; the bonus
+# reminder a minute after registration, at any hour
+FAST_NOTICES = {"OFFER_DELAY_HOURS": "0.01", "BONUS_REMINDER_HOUR": "0", "BONUS_REMINDER_DELAY_MINUTES": "1"}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The ``genbot dev`` flags (``genbot.cli`` may call this for its ``dev`` subcommand)."""
     parser.add_argument("--port", type=int, default=8080, help="web chat / Bot API stand-in port (8080)")
@@ -617,6 +622,10 @@ class LocalStack:
             self._setenv("LOG_LEVEL", "WARNING", default=True)
             self._setenv("POWERTOOLS_METRICS_DISABLED", "true", default=True)
             self._quiet_metrics()
+        if cfg.fast_schedules:
+            # notices due in minutes, not days, so a person sees them (unless set otherwise)
+            for name, value in FAST_NOTICES.items():
+                self._setenv(name, value, default=True)
         for name, value in cfg.extra_env.items():
             self._setenv(name, value)
         # One region for everything: the one the functions' settings resolve (AWS_REGION, then

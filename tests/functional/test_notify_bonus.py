@@ -128,13 +128,16 @@ def test_the_reminder_comes_after_11_in_the_zone_once_a_day_with_a_button_that_c
     assert "+1" in answer["text"] and daily_entries() == [f"bonus#daily#{today}"]
 
 
-def test_a_user_who_registered_after_11_hears_first_the_next_day(telegram, settings) -> None:
-    sign_up(ANNA, msk(1, 15))
+def test_on_the_day_of_registration_the_reminder_waits_two_hours_after_start(telegram, settings) -> None:
+    sign_up(ANNA, msk(1, 15))  # after 11:00: reminded at 17:00 if still unclaimed
+    sign_up(ANNA + 1, msk(1, 23))  # 01:00 is the next day: first reminded then at 11:00
 
+    assert bonus.run(settings, now=msk(1, 16, 59))["read"] == 0
+    bonus.run(settings, now=msk(1, 17, 1))
     bonus.run(settings, now=msk(1, 23, 45))
-    assert reminders(telegram) == []
+    assert len(reminders(telegram)) == 1 and reminders(telegram, ANNA + 1) == []
     bonus.run(settings, now=msk(2, 11, 0))
-    assert len(reminders(telegram)) == 1
+    assert len(reminders(telegram)) == 2 and len(reminders(telegram, ANNA + 1)) == 1
 
 
 def test_a_claimed_day_gets_no_reminder_and_the_last_day_says_it_is_the_last(telegram, settings) -> None:

@@ -15,7 +15,15 @@ import time
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, NonNegativeInt, PositiveInt, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from genbot.resources import DEFAULT_BONUS_REMINDER_HOUR, DEFAULT_TIMEZONE
@@ -150,12 +158,15 @@ class Settings(BaseSettings):
     # OFFER_DELAY_HOURS ago, left the balance at 0; its pack ("credits:stars:rubles") sells to
     # them alone for OFFER_HOURS.
     offer_pack: str = "20:50:99"
-    offer_delay_hours: PositiveInt = 24
-    offer_hours: PositiveInt = 72
+    offer_delay_hours: PositiveFloat = 24
+    offer_hours: PositiveFloat = 72
     # the daily bonus is there on the first DAILY_BONUS_DAYS calendar days (TIMEZONE) from
     # registration; a reminder after BONUS_REMINDER_HOUR:00 on each of them, if not yet claimed
     daily_bonus_days: NonNegativeInt = 3
     bonus_reminder_hour: Annotated[int, Field(ge=0, le=23)] = DEFAULT_BONUS_REMINDER_HOUR
+    # on the day of registration, not before this long after it (a reminder right after /start
+    # would nag)
+    bonus_reminder_delay_minutes: NonNegativeInt = 120
     # a subscription that won't renew by itself: a reminder this many days before it ends
     sub_reminder_days: PositiveInt = 3
     # The chat assistant (genbot.chat): an OpenAI chat model, a free trial of CHAT_TRIAL messages,

@@ -60,12 +60,12 @@ async def _offer(settings: Settings, bot: Bot, user: User, now: int) -> Outcome:
     if int(user.generations or 0) == 0 or user.first_generation_at is None:
         # the first generation failed (refunded: the balance is back) or hasn't finished
         return leave() if int(user.active_jobs or 0) == 0 else _later(user, now + 3600)
-    ready = int(user.first_generation_at) + settings.offer_delay_hours * 3600
+    ready = int(user.first_generation_at) + int(settings.offer_delay_hours * 3600)
     if ready > now:
         return _later(user, ready)
     if not wants(user, NoticeKind.OFFERS):
         return leave()
-    until = now + settings.offer_hours * 3600
+    until = now + int(settings.offer_hours * 3600)
     taken = move_key(
         user,
         User.offer_at,

@@ -8,8 +8,9 @@ with the same functions, so the two can't disagree.
 The daily bonus window: the bonus is there on the first ``DAILY_BONUS_DAYS`` calendar days in
 ``TIMEZONE``, counting the day of registration as day 1 (registered on Monday at 23:50 with 3
 days: Monday, Tuesday and Wednesday). The reminder for a day is due at
-``BONUS_REMINDER_HOUR``:00 that day; a user who registered after that hour hears first the day
-after.
+``BONUS_REMINDER_HOUR``:00 that day; on the day of registration not before
+``BONUS_REMINDER_DELAY_MINUTES`` after it (registered at 15:00: reminded at 17:00 if the bonus
+is still unclaimed; registered at 23:00: first reminded the next day).
 """
 
 from __future__ import annotations
@@ -55,10 +56,12 @@ def next_bonus_reminder(
     if settings.daily_bonus <= 0 or settings.daily_bonus_days <= 0:
         return None
     day = local_day(settings, after)
-    last = bonus_last_day(settings, created_at)
+    first, last = local_day(settings, created_at), bonus_last_day(settings, created_at)
     while day <= last:
         moment = local_moment(settings, day, settings.bonus_reminder_hour)
-        if moment > after and day != skip_day:
+        if day == first:
+            moment = max(moment, created_at + settings.bonus_reminder_delay_minutes * 60)
+        if moment > after and day != skip_day and local_day(settings, moment) == day:
             return moment
         day += timedelta(days=1)
     return None
@@ -87,7 +90,7 @@ def offer_key_on_debit(settings: Settings, user: User, price: int, now: int) -> 
         return []
     return [
         User.offer_q.set(DUE),
-        User.offer_at.set(User.offer_at | (now + settings.offer_delay_hours * 3600)),
+        User.offer_at.set(User.offer_at | (now + int(settings.offer_delay_hours * 3600))),
     ]
 
 
