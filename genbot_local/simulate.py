@@ -254,6 +254,13 @@ class ChatUser:
         update["update_id"] = next_update_id()
         return self._deliver(update)
 
+    def send_voice(self, ogg_bytes: bytes, duration: int, *, mime_type: str = "audio/ogg") -> dict[str, Any]:
+        """A voice message: ``message.voice`` with a file_id the bot can getFile and download."""
+        update = self.telegram.user_voice(self.user_id, ogg_bytes, duration, mime_type=mime_type)
+        update["update_id"] = next_update_id()
+        update["message"]["from"]["language_code"] = self.language
+        return self._deliver(update)
+
     def buttons(self) -> dict[str, str]:
         """Inline buttons of the last reply: text -> callback data."""
         markup = self.last.get("reply_markup") or {}

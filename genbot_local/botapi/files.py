@@ -25,7 +25,7 @@ JPEG_QUALITY = 87
 PHOTO_UPLOAD_LIMIT = 10 * 1024 * 1024
 FILE_UPLOAD_LIMIT = 50 * 1024 * 1024
 DOWNLOAD_LIMIT = 20 * 1024 * 1024
-_KIND_PREFIX = {"photo": "AgAC", "video": "BAAC", "animation": "CgAC", "document": "BQAC"}
+_KIND_PREFIX = {"photo": "AgAC", "video": "BAAC", "animation": "CgAC", "document": "BQAC", "voice": "AwAC"}
 
 
 def image_size(data: bytes) -> tuple[int, int] | None:
@@ -137,7 +137,9 @@ class FileStore:
         ext = mimetypes.guess_extension(mime_type) or ""
         if ext == ".jpe":
             ext = ".jpg"
-        folder = {"photo": "photos", "video": "videos", "animation": "animations"}.get(kind, "documents")
+        folder = {"photo": "photos", "video": "videos", "animation": "animations", "voice": "voice"}.get(
+            kind, "documents"
+        )
         stored = StoredFile(
             file_id=f"{_KIND_PREFIX.get(kind, 'BQAC')}AgIAAxkBAA{number:05d}{secrets.token_urlsafe(18)}",
             file_unique_id=f"AQAD{number:04d}{secrets.token_urlsafe(6)}",

@@ -45,6 +45,7 @@ METHODS = (
     *("answerCallbackQuery", "getFile", "setMyCommands", "getMyCommands", "deleteMyCommands"),
     *("sendInvoice", "createInvoiceLink", "answerPreCheckoutQuery", "refundStarPayment"),
     "editUserStarSubscription",
+    "sendMessageDraft",
 )
 
 
@@ -321,6 +322,46 @@ class BotApiMethods(StandInState):
             self._touch(chat)
         return True
 
+    async def _m_sendMessageDraft(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:
+        """A partial answer the user sees being typed (Bot API 9.3+; private chats only).
+
+        Kept per (chat, draft_id) until the bot sends a message to the chat or 30 s pass; an
+        empty text is the "Thinking…" placeholder (Bot API 10.x: 0-4096 characters after
+        entity parsing). Telegram's exact error texts for a group chat and a zero draft_id are
+        not documented: the ones here are descriptive stand-ins.
+        """
+        chat = self._target(params, "sendMessageDraft")
+        draft_id = params.get("draft_id")
+        if draft_id in (None, ""):
+            raise BadRequest('parameter "draft_id" is required')
+        if not isinstance(draft_id, int) or isinstance(draft_id, bool):
+            raise BadRequest('field "draft_id" must be an Integer')
+        if draft_id == 0:
+            raise BadRequest("draft_id must be non-zero")
+        if chat.chat.get("type") != "private":
+            raise BadRequest("message drafts can be sent only to private chats")
+        thread = params.get("message_thread_id")
+        if thread is not None and not isinstance(thread, int):
+            raise BadRequest("message thread not found")
+        text, entities = fmt.formatted(params.get("text"), params.get("parse_mode"), params.get("entities"))
+        if fmt.utf16_len(text) > fmt.TEXT_LIMIT:
+            raise BadRequest("message is too long")
+        self._in_place_flood_check(chat, "draft")
+        with self._lock:
+            before = chat.drafts.get(draft_id) or {}
+            chat.drafts[draft_id] = {
+                "draft_id": draft_id,
+                "text": text,
+                "entities": entities,
+                "message_thread_id": thread,
+                "can_stop": bool(params.get("can_stop")),
+                "keep_on_stop": bool(params.get("keep_on_stop")),
+                "updates": int(before.get("updates", 0)) + 1,
+                "at": time.monotonic(),
+            }
+            self._touch(chat)
+        return True
+
     # -- methods: editing ---------------------------------------------------------------------
 
     def _editable(self, params: dict[str, Any], method: str) -> tuple[ChatState, dict[str, Any]]:
@@ -345,6 +386,7 @@ class BotApiMethods(StandInState):
             after = {k: (v if v not in ([], "") else None) for k, v in changes.items()}
             if before == after:
                 raise BadRequest(NOT_MODIFIED)
+            self._in_place_flood_check(chat, "edit")
             for key, value in after.items():
                 if value is None:
                     message.pop(key, None)

@@ -189,7 +189,7 @@ class BotApiStandIn(BotApiMethods):
             self._scripted.clear()
             self._global_bucket = None
             for chat in self._chats.values():
-                chat.bucket = None
+                chat.bucket = chat.edit_bucket = chat.draft_bucket = None
 
     def wait_for(self, predicate: Callable[[RecordedCall], bool] | str, timeout: float = 10) -> RecordedCall:
         """Block until a recorded call (already made or still to come) matches; TimeoutError if none.

@@ -25,6 +25,7 @@ from genbot_local.botapi import text as fmt
 from genbot_local.botapi.files import FileStore, image_size, media_object
 from genbot_local.botapi.model import (
     CHAT_METHODS,
+    DRAFT_SECONDS,
     ApiError,
     Bucket,
     ChatState,
@@ -166,6 +167,29 @@ class StandInState:
             retry_after = max(1, math.ceil(wait))
             raise ApiError(429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after})
 
+    def _in_place_flood_check(self, chat: ChatState, kind: str) -> None:
+        """Flood control for updates in place: ``kind`` "edit" or "draft" (see FloodLimits)."""
+        limits = self.flood
+        burst, rate = (
+            (limits.edit_burst, limits.edit_rate)
+            if kind == "edit"
+            else (limits.draft_burst, limits.draft_rate)
+        )
+        if not limits.enabled or burst <= 0:
+            return
+        with self._lock:
+            bucket = chat.edit_bucket if kind == "edit" else chat.draft_bucket
+            if bucket is None:
+                bucket = Bucket(float(burst), rate)
+                if kind == "edit":
+                    chat.edit_bucket = bucket
+                else:
+                    chat.draft_bucket = bucket
+            wait = bucket.take(time.monotonic())
+        if wait > 0:
+            retry_after = max(1, math.ceil(wait))
+            raise ApiError(429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after})
+
     def _touch(self, chat: ChatState) -> None:
         chat.version += 1
         self._notify()
@@ -203,6 +227,7 @@ class StandInState:
             if params.get("protect_content"):
                 message["has_protected_content"] = True
             chat.action = None
+            chat.drafts.clear()  # a real message replaces the drafts streamed before it
             return self._add_message(chat, message)
 
     def _reply_to(self, chat: ChatState, params: dict[str, Any]) -> dict[str, Any] | None:
@@ -347,6 +372,33 @@ class StandInState:
             content["caption"] = caption
         return self._user_message_update(user, **content)
 
+    def user_voice(
+        self,
+        user_id: int,
+        ogg_bytes: bytes,
+        duration: int,
+        *,
+        mime_type: str = "audio/ogg",
+        first_name: str | None = None,
+        language_code: str | None = None,
+    ) -> dict[str, Any]:
+        """A voice message from a user (OGG/Opus as Telegram's apps record it), injected.
+
+        The message carries ``voice`` (file_id, file_unique_id, duration, mime_type, file_size);
+        getFile gives a ``voice/file_N.oga`` path and the download URL the bytes as sent (the
+        stand-in never decodes audio).
+        """
+        user = self._user(user_id, first_name=first_name, language_code=language_code)
+        stored = self.files.add("voice", ogg_bytes, mime_type=mime_type, file_name="voice.oga")
+        voice = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "duration": int(duration),
+            "mime_type": mime_type,
+            "file_size": stored.size,
+        }
+        return self._user_message_update(user, voice=voice)
+
     def user_callback(self, user_id: int, message_id: int, data: str) -> dict[str, Any]:
         """A press on an inline button of a bot message: a callback_query update, injected."""
         user = self._user(user_id)
@@ -420,6 +472,23 @@ class StandInState:
         with self._lock:
             self._chat(user_id).blocked = False
 
+    def drafts(self, chat_id: int) -> dict[int, dict[str, Any]]:
+        """The chat's drafts the user sees now (sendMessageDraft), by draft_id.
+
+        Each is ``{"draft_id", "text", "entities", "message_thread_id", "updates", "at"}``
+        (``updates``: how many calls shaped it). A draft goes away when the bot sends a message
+        to the chat, or 30 s after its last update.
+        """
+        with self._lock:
+            chat = self._chats.get(chat_id)
+            return {d["draft_id"]: deep_copy(d) for d in self._live_drafts(chat)} if chat else {}
+
+    def _live_drafts(self, chat: ChatState) -> list[dict[str, Any]]:
+        now = time.monotonic()
+        for draft_id in [k for k, d in chat.drafts.items() if now - d["at"] > DRAFT_SECONDS]:
+            del chat.drafts[draft_id]
+        return list(chat.drafts.values())
+
     def chat_messages(self, chat_id: int) -> list[dict[str, Any]]:
         """The chat as the user sees it now: bot and user messages in order, edits applied."""
         with self._lock:
@@ -458,6 +527,15 @@ class StandInState:
                 "action": chat.action if remaining > 0 else None,
                 "action_ms": int(remaining * 1000) if remaining > 0 else 0,
                 "toasts": list(chat.toasts),
+                "drafts": [
+                    {
+                        "draft_id": d["draft_id"],
+                        "text": d["text"],
+                        "entities": deep_copy(d["entities"]),
+                        "ms_left": max(0, int((DRAFT_SECONDS - (time.monotonic() - d["at"])) * 1000)),
+                    }
+                    for d in self._live_drafts(chat)
+                ],
             }
 
     def chat_version(self, chat_id: int) -> int:

@@ -10,6 +10,7 @@ JSON endpoints (all under ``/webchat/api/``):
 - ``GET  session``                      bot, simulated users, the bot's time zone
 - ``POST users``     {first_name, language_code}            -> a new user
 - ``GET  chat?user_id=&since=&wait=``   long poll: returns when the chat's version > since
+                                        (messages, the live drafts, reply keyboard, action, toasts)
 - ``POST send``      {user_id, text}
 - ``POST photo``     multipart: user_id, file, caption, as_document
 - ``POST callback``  {user_id, message_id, data}
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 STATIC = Path(__file__).parent / "webchat"
 _CONTENT_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
-_MEDIA_KINDS = ("photo", "video", "animation", "document")
+_MEDIA_KINDS = ("photo", "video", "animation", "voice", "document")
 
 
 def _json(payload: Any, status: int = 200) -> web.Response:
@@ -70,6 +71,7 @@ def _media(standin: BotApiStandIn, message: dict[str, Any]) -> dict[str, Any] | 
             "width": item.get("width"),
             "height": item.get("height"),
             "size": item.get("file_size"),
+            "duration": item.get("duration"),
         }
         if stored is not None and stored.data is not None:
             media["url"] = f"/webchat/api/file/{item['file_id']}"

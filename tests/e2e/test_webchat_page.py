@@ -362,3 +362,59 @@ def show_a_message_at_a_known_time(server: BotApiStandIn, chromium: Any) -> None
     expect(meta).to_have_text("01:13")
     assert "Europe/Moscow" in (meta.get_attribute("title") or "")
     assert "15.11" in (meta.get_attribute("title") or "")
+
+
+def bot_calls(server: BotApiStandIn, method: str, **params: Any) -> Any:
+    """Any Bot API method, as the bot would call it (JSON over HTTP); returns the result."""
+    request = urllib.request.Request(
+        f"{server.base_url}/bot{TOKEN}/{method}",
+        data=json.dumps(params).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.loads(answer.read())["result"]
+
+
+def test_a_streamed_draft_grows_in_place_and_the_answer_replaces_it(
+    server: BotApiStandIn, page: Page
+) -> None:
+    server.flood = FloodLimits.disabled()
+    page.goto(f"{server.base_url}/")
+    expect(page.locator("#users li.active")).to_contain_text("Анна")
+    server.user_message(100001, "Расскажи про Марс")
+    expect(page.locator(".row.out .text")).to_have_text("Расскажи про Марс")
+
+    assert bot_calls(server, "sendMessageDraft", chat_id=100001, draft_id=42, text="") is True
+    draft = page.locator(".draft-row")
+    expect(draft).to_have_count(1)
+    expect(draft.locator(".thinking")).to_have_text("Thinking…")
+
+    partial = "Марс — <b>холодная</b> планета"
+    bot_calls(server, "sendMessageDraft", chat_id=100001, draft_id=42, text=partial, parse_mode="HTML")
+    expect(draft.locator(".text strong")).to_have_text("холодная")
+    expect(draft.locator(".text")).to_have_text("Марс — холодная планета")
+    longer = (
+        f"{partial}, <i>четвёртая</i> от Солнца.\n<blockquote>Средняя температура −60 °C</blockquote>\n"
+        '<pre><code class="language-python">print("mars")</code></pre>\nСм. <a href="https://example.org/mars">обзор</a>'
+    )
+    bot_calls(server, "sendMessageDraft", chat_id=100001, draft_id=42, text=longer, parse_mode="HTML")
+    expect(draft.locator(".text blockquote")).to_have_text("Средняя температура −60 °C")
+    expect(draft).to_have_count(1)  # the same bubble, grown: not a second one
+    page.screenshot(path=str(ARTIFACTS_DIR / "webchat-draft.png"))
+
+    final = longer + "\n\nГотово."
+    bot_says(server, 100001, final, parse_mode="HTML")
+    expect(page.locator(".draft-row")).to_have_count(0)
+    answer = page.locator(".row.in").last
+    expect(answer.locator(".text")).to_contain_text("Готово.")
+    expect(answer.locator(".text strong")).to_have_text("холодная")
+    expect(answer.locator(".text em")).to_have_text("четвёртая")
+    expect(answer.locator(".text blockquote")).to_have_text("Средняя температура −60 °C")
+    expect(answer.locator(".text pre")).to_have_text('print("mars")')
+    assert answer.locator(".text pre").get_attribute("data-language") == "python"
+    expect(answer.locator('.text a[href="https://example.org/mars"]')).to_have_text("обзор")
+    assert "<b>" not in (answer.locator(".text").text_content() or "")
+    expect(page.locator(".row.in")).to_have_count(1)
+    assert server.drafts(100001) == {}
+    assert [c.ok for c in server.calls_for("sendMessageDraft")] == [True, True, True]

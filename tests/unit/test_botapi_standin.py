@@ -776,3 +776,130 @@ def test_the_web_chat_learns_the_bots_time_zone(monkeypatch: pytest.MonkeyPatch)
         assert zone(server) == "Asia/Tokyo"
     with BotApiStandIn(token=TOKEN, timezone="Europe/Berlin") as server:
         assert zone(server) == "Europe/Berlin"
+
+
+# -- the chat assistant: drafts, voice, edits --------------------------------------------------
+
+
+def draft_call(server: BotApiStandIn, **params: Any) -> tuple[int, dict[str, Any]]:
+    return raw(server, "sendMessageDraft", json.dumps(params).encode(), "application/json")
+
+
+def test_a_draft_streams_then_the_real_message_replaces_it(standin: BotApiStandIn) -> None:
+    async def scenario() -> None:
+        async with bot_for(standin) as bot:
+            assert await bot.send_message_draft(chat_id=USER, draft_id=7, text="Марс —", parse_mode="HTML")
+            assert await bot.send_message_draft(
+                chat_id=USER, draft_id=7, text="Марс — <b>холодная</b> планета", parse_mode="HTML"
+            )
+            (draft,) = standin.drafts(USER).values()
+            assert draft["text"] == "Марс — холодная планета" and draft["updates"] == 2
+            assert draft["entities"] == [{"offset": 7, "length": 8, "type": "bold"}]
+            view = standin.chat_state(USER)["drafts"]
+            assert [d["text"] for d in view] == ["Марс — холодная планета"] and view[0]["ms_left"] > 29_000
+            await bot.send_message(USER, "Марс — <b>холодная</b> планета.", parse_mode="HTML")
+
+    asyncio.run(scenario())
+    assert standin.drafts(USER) == {} and standin.chat_state(USER)["drafts"] == []
+    calls = standin.calls_for("sendMessageDraft")
+    assert [c.ok for c in calls] == [True, True] and calls[0].result is True
+    assert calls[1].params["draft_id"] == 7 and calls[1].params["parse_mode"] == "HTML"
+    assert [m["text"] for m in standin.chat_messages(USER)] == ["Марс — холодная планета."]
+
+
+def test_draft_parameters_are_checked_as_telegram_does(standin: BotApiStandIn) -> None:
+    group = -100_200_300
+    cases = [
+        ({"chat_id": USER, "text": "x"}, 'parameter "draft_id" is required'),
+        ({"chat_id": USER, "draft_id": 0, "text": "x"}, "draft_id must be non-zero"),
+        ({"chat_id": group, "draft_id": 1, "text": "x"}, "only to private chats"),
+        ({"chat_id": USER, "draft_id": 1, "text": "x" * 4097}, "message is too long"),
+        ({"chat_id": USER, "draft_id": 1, "text": "<b>open", "parse_mode": "HTML"}, "can't parse entities"),
+        ({"draft_id": 1, "text": "x"}, "chat_id is empty"),
+    ]
+    for params, error in cases:
+        status, answer = draft_call(standin, **params)
+        assert status == 400 and error in answer["description"], (params, answer)
+    assert standin.drafts(USER) == {}
+    # 4096 characters after entity parsing pass; an empty text is the "Thinking…" placeholder
+    tagged = "<b>" + "я" * 4096 + "</b>"
+    assert draft_call(standin, chat_id=USER, draft_id=1, text=tagged, parse_mode="HTML")[0] == 200
+    assert draft_call(standin, chat_id=USER, draft_id=2, text="")[0] == 200
+    assert {k: len(d["text"]) for k, d in standin.drafts(USER).items()} == {1: 4096, 2: 0}
+    # form-encoded parameters are typed as Telegram types them
+    body = f"chat_id={USER}&draft_id=3&text=hi".encode()
+    assert raw(standin, "sendMessageDraft", body, "application/x-www-form-urlencoded")[0] == 200
+    standin.block(USER)
+    status, answer = draft_call(standin, chat_id=USER, draft_id=1, text="x")
+    assert (status, answer["description"]) == (403, "Forbidden: bot was blocked by the user")
+
+
+def test_drafts_and_edits_have_their_own_flood_buckets() -> None:
+    limits = FloodLimits(per_chat_burst=50, draft_burst=3, draft_rate=0.5, edit_burst=2, edit_rate=0.5)
+    with BotApiStandIn(token=TOKEN, flood=limits) as server:
+        for n in range(3):
+            assert draft_call(server, chat_id=USER, draft_id=1, text=f"part {n}")[0] == 200
+        status, answer = draft_call(server, chat_id=USER, draft_id=1, text="too fast")
+        assert status == 429 and answer["parameters"]["retry_after"] == 2
+        assert server.drafts(USER)[1]["text"] == "part 2"  # the refused update changed nothing
+        assert draft_call(server, chat_id=USER + 1, draft_id=1, text="another chat")[0] == 200
+
+        async def scenario() -> None:
+            async with bot_for(server) as bot:
+                sent = await bot.send_message(USER, "answer")  # drafts don't use up messages
+                await bot.edit_message_text("answer 1", chat_id=USER, message_id=sent.message_id)
+                with pytest.raises(TelegramBadRequest, match="message is not modified"):
+                    await bot.edit_message_text("answer 1", chat_id=USER, message_id=sent.message_id)
+                await bot.edit_message_text("answer 2", chat_id=USER, message_id=sent.message_id)
+                with pytest.raises(TelegramRetryAfter):
+                    await bot.edit_message_text("answer 3", chat_id=USER, message_id=sent.message_id)
+
+        asyncio.run(scenario())
+        server.clear_calls()  # refills every bucket
+        assert draft_call(server, chat_id=USER, draft_id=1, text="again")[0] == 200
+
+
+def test_an_unchanged_edit_is_not_modified(standin: BotApiStandIn) -> None:
+    async def scenario() -> None:
+        async with bot_for(standin) as bot:
+            sent = await bot.send_message(USER, "Марс — <i>красный</i>", parse_mode="HTML")
+            with pytest.raises(TelegramBadRequest, match="message is not modified"):
+                await bot.edit_message_text(
+                    "Марс — <i>красный</i>", chat_id=USER, message_id=sent.message_id, parse_mode="HTML"
+                )
+
+    asyncio.run(scenario())
+    refused = standin.calls_for("editMessageText")[-1].response
+    assert refused["error_code"] == 400 and refused["description"].startswith(
+        "Bad Request: message is not modified"
+    )
+
+
+def ogg_voice(size: int = 700) -> bytes:
+    head = b"OggS\x00\x02" + bytes(20) + b"\x01\x13OpusHead\x01\x01\x38\x01\x80\xbb\x00\x00\x00\x00\x00"
+    return head + bytes(size - len(head))
+
+
+def test_a_voice_message_is_served_through_get_file(standin: BotApiStandIn) -> None:
+    voice_bytes = ogg_voice()
+    update = standin.user_voice(USER, voice_bytes, 3)
+    voice = update["message"]["voice"]
+    assert voice["file_id"].startswith("AwAC") and voice["file_unique_id"]
+    assert (voice["duration"], voice["mime_type"], voice["file_size"]) == (3, "audio/ogg", len(voice_bytes))
+
+    async def scenario() -> None:
+        async with bot_for(standin) as bot:
+            parsed = Update.model_validate(update, context={"bot": bot})
+            assert parsed.message is not None and parsed.message.voice is not None
+            assert parsed.message.voice.duration == 3
+            file = await bot.get_file(voice["file_id"])
+            assert file.file_path == f"voice/{file.file_path.split('/', 1)[1]}"
+            assert file.file_path.endswith(".oga") and file.file_size == len(voice_bytes)
+            downloaded = await bot.download_file(file.file_path)
+            assert downloaded is not None and downloaded.read() == voice_bytes
+            with pytest.raises(TelegramBadRequest, match="invalid file_id"):
+                await bot.get_file("AwACnot-a-file")
+
+    asyncio.run(scenario())
+    (message,) = standin.chat_messages(USER)
+    assert message["voice"]["file_id"] == voice["file_id"]

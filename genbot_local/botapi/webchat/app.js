@@ -14,6 +14,7 @@ const state = {
   actionTimer: null,
   renderedKey: "",
   pinned: true, // the message list shows its newest message (see stickToBottom)
+  draftTimer: null,
 };
 
 const ACTION_LABELS = {
@@ -254,6 +255,10 @@ function renderMedia(media) {
     img.addEventListener("load", () => stickToBottom(false));
     return el("div", { class: "media" }, img);
   }
+  if (media.url && media.kind === "voice") {
+    const label = media.duration ? `voice · ${media.duration} s` : "voice";
+    return el("div", { class: "media voice" }, el("audio", { src: media.url, controls: "", preload: "none" }), el("span", { class: "voice-meta", text: label }));
+  }
   if (media.url && (media.kind === "video" || media.kind === "animation")) {
     const props = { src: media.url, controls: "", preload: "metadata", playsinline: "" };
     if (media.kind === "animation") Object.assign(props, { autoplay: "", loop: "", muted: "" });
@@ -406,6 +411,17 @@ function renderMessage(message) {
   return row;
 }
 
+// A draft (sendMessageDraft): the answer the bot is still writing, redrawn on every update and
+// gone when the bot sends the real message (or 30 s after its last update, as in Telegram).
+function renderDraft(draft) {
+  const bubble = el("div", { class: "bubble draft" });
+  const text = el("div", { class: "text" });
+  if (draft.text) renderEntities(text, draft.text, draft.entities);
+  else text.append(el("span", { class: "thinking", text: "Thinking…" }));
+  bubble.append(text, el("span", { class: "meta", text: "typing…" }));
+  return el("div", { class: "row in draft-row", dataset: { draftId: String(draft.draft_id) } }, bubble);
+}
+
 function nearBottom() {
   const box = $("messages");
   return box.scrollHeight - box.scrollTop - box.clientHeight < 80;
@@ -428,11 +444,13 @@ $("messages").addEventListener("scroll", () => {
 new ResizeObserver(() => stickToBottom(false)).observe($("messages"));
 
 function renderChat(chat) {
-  const key = JSON.stringify([chat.messages, chat.reply_keyboard, chat.commands]);
+  const drafts = chat.drafts || [];
+  const key = JSON.stringify([chat.messages, chat.reply_keyboard, chat.commands, drafts.map((d) => [d.draft_id, d.text, d.entities])]);
   if (key !== state.renderedKey) {
     const wasAtBottom = state.pinned || state.renderedKey === "";
     state.renderedKey = key;
     const nodes = chat.messages.map(renderMessage);
+    nodes.push(...drafts.map(renderDraft));
     if (!nodes.length) nodes.push(el("div", { class: "empty", text: "No messages here yet. Say /start" }));
     // The keyboard first: it takes its height from the list, and the scroll below must see that.
     renderReplyKeyboard(chat.reply_keyboard);
@@ -441,6 +459,16 @@ function renderChat(chat) {
     if (wasAtBottom) stickToBottom(true);
   }
   renderAction(chat.action, chat.action_ms);
+  clearTimeout(state.draftTimer);
+  if (drafts.length) {
+    // A draft nobody updates expires (30 s, as in Telegram): the page drops it then too.
+    const soonest = Math.min(...drafts.map((d) => d.ms_left));
+    state.draftTimer = setTimeout(() => {
+      for (const draft of drafts.filter((d) => d.ms_left <= soonest)) {
+        document.querySelector(`.draft-row[data-draft-id="${draft.draft_id}"]`)?.remove();
+      }
+    }, soonest + 100);
+  }
   for (const item of chat.toasts || []) {
     if (state.lastToast !== null && item.id > state.lastToast) toast(item.text, item.show_alert);
   }

@@ -58,7 +58,7 @@ class RunReport:
     outcomes: dict[str, int] = field(default_factory=dict)
 
     def add(self, outcome: Outcome) -> None:
-        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+        self.outcomes[str(outcome)] = self.outcomes.get(str(outcome), 0) + 1
 
     def as_dict(self) -> dict[str, Any]:
         return {"task": self.task, "read": self.read, **self.outcomes}
