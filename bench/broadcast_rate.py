@@ -21,17 +21,9 @@ import threading
 import time
 from collections import Counter
 
-os.environ.update(
-    {
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_METRICS_DISABLED": "true",
-        "LOG_LEVEL": "ERROR",
-    }
-)
+from _offline import use_offline_env
+
+use_offline_env()
 
 
 def busiest_second(times: list[float]) -> int:

@@ -11,8 +11,6 @@ sending, so overlapping or retried runs can't remind twice.
 
 from __future__ import annotations
 
-import time
-
 from aiogram import Bot
 from aiogram.methods import SendMessage
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
@@ -32,12 +30,7 @@ BUTTON = N_("🎁 Take +{credits}")
 
 
 def run(settings: Settings, now: float | None = None) -> dict[str, object]:
-    at = int(time.time() if now is None else now)
-
-    async def one(bot: Bot, user: User) -> Outcome:
-        return await _remind(settings, bot, user, at)
-
-    return run_due("bonus_reminders", User.bonus_due, at, one)
+    return run_due("bonus_reminders", User.bonus_due, settings, now, _remind)
 
 
 async def _remind(settings: Settings, bot: Bot, user: User, now: int) -> Outcome:

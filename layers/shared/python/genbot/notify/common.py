@@ -23,7 +23,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from genbot import runtime
-from genbot.config import get_settings
+from genbot.config import Settings, get_settings
 from genbot.i18n import N_, translate
 from genbot.observability import logger, metrics
 from genbot.store.models import DUE, User
@@ -139,18 +139,20 @@ def move_key(
     return True
 
 
-Decide = Callable[[Bot, User], Coroutine[Any, Any, Outcome]]
+Decide = Callable[[Settings, Bot, User, int], Coroutine[Any, Any, Outcome]]
 
 
-def run_due(task: str, index: Any, now: int, one: Decide) -> dict[str, Any]:
-    """One scheduled run: each due user (earliest first) through ``one``, within the run's
-    time budget; a flood-control answer ends the run (the rest stay due for the next one)."""
+def run_due(task: str, index: Any, settings: Settings, now: float | None, decide: Decide) -> dict[str, Any]:
+    """One scheduled run at ``now`` (default: the clock): each user due in ``index`` (earliest
+    first) through ``decide``, within the run's time budget; a flood-control answer ends the
+    run (the rest stay due for the next one)."""
+    at = int(time.time() if now is None else now)
     report = RunReport(task)
     started = time.monotonic()
     bot = runtime.bot()
-    for user in due(index, now):
+    for user in due(index, at):
         report.read += 1
-        outcome = runtime.run(one(bot, user))
+        outcome = runtime.run(decide(settings, bot, user, at))
         report.add(outcome)
         if outcome == Outcome.RETRY:
             logger.warning("notify run paused by Telegram", extra={"task": task})

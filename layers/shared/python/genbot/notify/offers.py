@@ -15,7 +15,6 @@ until ``offer_until`` (``genbot.payments.products.offer_product``), once.
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -42,12 +41,7 @@ BUTTON_RUBLES = N_("{credits} — 💳 {rubles} ₽")
 
 
 def run(settings: Settings, now: float | None = None) -> dict[str, object]:
-    at = int(time.time() if now is None else now)
-
-    async def one(bot: Bot, user: User) -> Outcome:
-        return await _offer(settings, bot, user, at)
-
-    return run_due("offers", User.offer_due, at, one)
+    return run_due("offers", User.offer_due, settings, now, _offer)
 
 
 async def _offer(settings: Settings, bot: Bot, user: User, now: int) -> Outcome:

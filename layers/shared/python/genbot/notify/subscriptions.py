@@ -23,7 +23,6 @@ them blocked (``common.deliver``).
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -64,12 +63,7 @@ __all__ = ["RENEWAL_GRACE_SECONDS", "next_notice", "run"]
 
 def run(settings: Settings, now: float | None = None) -> dict[str, object]:
     """One scheduled run over the users due now (``{"task": "subscription_notices"}``)."""
-    at = int(time.time() if now is None else now)
-
-    async def one(bot: Bot, user: User) -> Outcome:
-        return await _notice(settings, bot, user, at)
-
-    return run_due(TASK, User.sub_due, at, one)
+    return run_due(TASK, User.sub_due, settings, now, _notice)
 
 
 async def _notice(settings: Settings, bot: Bot, user: User, now: int) -> Outcome:
