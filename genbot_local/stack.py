@@ -121,6 +121,8 @@ class StackConfig:
         )
 
 
+LOCAL_CHAT_KEY = "sk-local-assistant"  # the OpenAI stand-in's key for the assistant (not a secret)
+
 # --fast-schedules: the offer 36 s after a first generation empties the balance; the bonus
 # reminder a minute after registration, at any hour
 FAST_NOTICES = {"OFFER_DELAY_HOURS": "0.01", "BONUS_REMINDER_HOUR": "0", "BONUS_REMINDER_DELAY_MINUTES": "1"}
@@ -409,6 +411,7 @@ class LocalStack:
         self.moto: Any = None
         self.standin: Any = None
         self.yookassa: Any = None  # the YooKassa stand-in, when no YooKassa keys are set
+        self.assistant: Any = None  # the OpenAI stand-in for the assistant, when no key is set
         self.poller: Any = None
         self.drivers: list[Any] = []
         self.scheduler: Any = None
@@ -688,6 +691,7 @@ class LocalStack:
         self._check_tables(endpoint)
 
         self._start_yookassa()
+        self._start_assistant()
         self._start_telegram()
         self._refresh_settings()
         self._check_telegram()
@@ -771,6 +775,20 @@ class LocalStack:
             # only here, the notification route also hears loopback (the stand-in's deliveries).
             self.config.handlers["payment_poll"] = _local_payment_poll
             self._own_handlers.append("payment_poll")
+
+    def _start_assistant(self) -> None:
+        """The assistant's model: the OpenAI stand-in (streaming at a visible pace) unless an
+        OpenAI key or CHAT_API_KEY is set. Only the assistant is pointed at it (CHAT_*): the
+        picture providers stay as they are (the fake, without keys)."""
+        if os.environ.get("OPENAI_API_KEY") or os.environ.get("CHAT_API_KEY"):
+            return
+        from genbot_local.ai_standins import OpenAIStandIn
+
+        self.assistant = OpenAIStandIn(keys=(LOCAL_CHAT_KEY,)).start()
+        self.assistant.stream_delay = 0.05  # a person sees the answer grow
+        self._setenv("CHAT_API_KEY", LOCAL_CHAT_KEY)
+        self._setenv("CHAT_BASE_URL", self.assistant.base_url)
+        self._refresh_settings()
 
     def _start_telegram(self) -> None:
         cfg = self.config
@@ -888,7 +906,7 @@ class LocalStack:
             if lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
                 lock.release()
         # 3. The servers go; that ends the long polls (getUpdates, ReceiveMessage) at once.
-        for server in (self.front_door, self.standin, self.yookassa, self.moto):
+        for server in (self.front_door, self.standin, self.yookassa, self.assistant, self.moto):
             if server is not None:
                 with contextlib.suppress(Exception):
                     server.stop()
@@ -980,6 +998,8 @@ class LocalStack:
             )
         lines.append(f"  AWS (moto)        {self.env.get('AWS_ENDPOINT_URL')}  prefix {cfg.prefix}")
         lines.append(f"  YooKassa          {self.yookassa_line()}")
+        if self.assistant is not None:
+            lines.append(f"  Assistant         OpenAI stand-in {self.assistant.base_url} (streams; no OpenAI key set)")
         queues = ", ".join(f"{d.name} -> {d.function}" for d in self.drivers) or "none"
         lines.append(f"  Queues            {queues}")
         names = (

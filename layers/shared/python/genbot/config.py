@@ -35,6 +35,7 @@ SECRET_NAMES = (
     "GEMINI_API_KEYS",
     "YOOKASSA_SHOP_ID",
     "YOOKASSA_SECRET_KEY",
+    "CHAT_API_KEY",
 )
 
 
@@ -172,6 +173,10 @@ class Settings(BaseSettings):
     # The chat assistant (genbot.chat): an OpenAI chat model, a free trial of CHAT_TRIAL messages,
     # then the subscription's daily allowance, then COST_CHAT credits a message. The context
     # (CHAT_CONTEXT_TOKENS of history) lives CHAT_CONTEXT_HOURS after the last message.
+    # the assistant's endpoint and key: by default OpenAI's (OPENAI_BASE_URL, the OPENAI_API_KEY
+    # pool); any OpenAI-compatible chat API otherwise (the local stack's stand-in)
+    chat_base_url: str = ""
+    chat_api_key: str = ""
     chat_model: str = "gpt-4o-mini"
     chat_vision_model: str = "gpt-4o-mini"
     transcribe_model: str = "whisper-1"

@@ -101,7 +101,7 @@ class Shower:
         self.last_text = text
         self.shown += 1
         if self.first_shown_at is None:
-            self.first_shown_at = now
+            self.first_shown_at = time.monotonic()  # Telegram has taken it: the user sees it
 
 
 async def send_pieces(
@@ -179,18 +179,19 @@ def _system(settings: Settings, job: Job, language: str | None) -> str:
 
 
 def build_messages(
-    settings: Settings, system: str, history: list[context.Turn], question: Any, budget_scale: float = 1.0
-) -> list[dict[str, Any]]:
-    """System prompt, the history that fits, the question."""
+    settings: Settings, system: str, history: list[context.Turn], question: Any
+) -> tuple[list[dict[str, Any]], int]:
+    """System prompt, the history that fits the budget, the question; and how many history
+    turns went in."""
     question_text = question if isinstance(question, str) else ""
     used = context.estimate_tokens(system) + context.estimate_tokens(question_text)
-    budget = int(settings.chat_context_tokens * budget_scale) - used
-    kept = context.trim(history, max(0, budget)) if budget_scale > 0 else []
-    return [
+    kept = context.trim(history, max(0, settings.chat_context_tokens - used))
+    messages = [
         {"role": "system", "content": system},
         *({"role": t.role, "content": t.text} for t in kept),
         {"role": "user", "content": question},
     ]
+    return messages, len(kept)
 
 
 async def answer(
@@ -244,15 +245,15 @@ async def answer(
         drafts=_private(chat_id),
     )
     completion: llm.Completion | None = None
-    for scale in (1.0, 0.5, 0.0):  # the provider counted more than we did: less history
+    for attempt in range(3):  # the provider counted more than we did: half the history, then none
+        messages, kept = build_messages(settings, system, turns, content)
         try:
-            completion = await llm.complete(
-                settings, pool, build_messages(settings, system, turns, content, scale), model, shower.update
-            )
+            completion = await llm.complete(settings, pool, messages, model, shower.update)
             break
         except llm.ContextTooLongError:
-            logger.warning("context too long for the model: trimming", extra={"scale": scale})
+            logger.warning("context too long for the model: trimming", extra={"turns": kept})
             metrics.add_metric(name="ChatContextTrimmed", unit="Count", value=1)
+            turns = turns[len(turns) - kept // 2 :] if attempt == 0 and kept > 1 else []
     if completion is None:
         raise InvalidInputError("the question alone is longer than the model takes")
     footer = (

@@ -27,6 +27,7 @@ from genbot.providers.openai_images import map_error
 PROVIDER = "openai"
 TRIES = 3  # per call: the first and two retries
 BACKOFF_S = (1.0, 3.0)
+MAX_WAIT_S = 5.0  # a longer Retry-After ends the tries: the user is told and refunded
 CHAT_TIMEOUT_S = 60.0  # between chunks, not the whole answer (a stream may run longer)
 TRANSCRIBE_TIMEOUT_S = 60.0
 
@@ -48,7 +49,20 @@ class Completion:
 
 def _client(settings: Settings, key: str, timeout: float) -> AsyncOpenAI:
     # max_retries=0: our loop decides (a 429 moves to the next key, an outage waits)
-    return AsyncOpenAI(api_key=key, base_url=settings.openai_base_url or None, timeout=timeout, max_retries=0)
+    base_url = settings.chat_base_url or settings.openai_base_url or None
+    return AsyncOpenAI(api_key=key, base_url=base_url, timeout=timeout, max_retries=0)
+
+
+def _key(settings: Settings, pool: KeyPool, tried: list[str]) -> tuple[str, str]:
+    """``CHAT_API_KEY`` when set (its own endpoint, no pool), else a key of the OpenAI pool."""
+    if settings.chat_api_key:
+        return "chat", settings.chat_api_key
+    try:
+        return pool.acquire(PROVIDER, exclude=tried)
+    except ExhaustedError:
+        if not tried:
+            raise
+        return pool.acquire(PROVIDER)  # every key tried once: any may do now
 
 
 def _context_too_long(exc: Exception) -> bool:
@@ -66,13 +80,7 @@ async def _with_keys(
     tried: list[str] = []
     last: Exception | None = None
     for attempt in range(TRIES):
-        try:
-            key_id, key = pool.acquire(PROVIDER, exclude=tried)
-        except ExhaustedError as exc:
-            if not tried:
-                raise
-            key_id, key = pool.acquire(PROVIDER)  # every key tried once: any may do now
-            last = exc
+        key_id, key = _key(settings, pool, tried)
         client = _client(settings, key, client_timeout)
         try:
             return await call(client)
@@ -83,14 +91,15 @@ async def _with_keys(
                 raise ContextTooLongError(str(exc)) from exc
             mapped = map_error(exc)
             last = mapped
-            if isinstance(mapped, QuotaError):
+            if isinstance(mapped, QuotaError) and not settings.chat_api_key:
                 pool.report_quota(PROVIDER, key_id, mapped.retry_after)
                 tried.append(key_id)
                 metrics.add_metric(name="ChatProviderQuota", unit="Count", value=1)
             elif isinstance(mapped, TransientError):
                 metrics.add_metric(name="ChatProviderRetries", unit="Count", value=1)
                 if attempt < TRIES - 1:
-                    await asyncio.sleep(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
+                    wait = getattr(mapped, "retry_after", None) or BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)]
+                    await asyncio.sleep(min(float(wait), MAX_WAIT_S))
             else:
                 raise mapped from exc
             logger.warning(
