@@ -463,3 +463,27 @@ def test_the_stack_fills_the_command_menu_per_language_like_the_deploy(aws, moto
         assert menu(language_code="ru") == lists["ru"] and menu(language_code="en") == lists["en"]
         assert menu() == lists["ru"]  # the default for clients in other languages
         assert "/generate" in [f"/{c['command']}" for c in lists["en"]]
+
+
+def test_the_assistant_answers_in_the_local_stack_streaming_through_drafts(
+    aws, moto_endpoint, tmp_path
+) -> None:
+    """No OpenAI key: the stack's OpenAI stand-in answers the assistant at a visible pace."""
+    with running(moto_endpoint, tmp_path) as stack:
+        assert stack.assistant is not None and "Assistant" in stack.banner()
+        say(stack, 100011, "/start")
+        offer = say(stack, 100011, "/ask")[-1]
+        button = offer["reply_markup"]["inline_keyboard"][0][0]
+        update = stack.standin.user_callback(100011, offer["message_id"], button["callback_data"])
+        deadline = time.monotonic() + 60
+        while (stack.poller.offset or 0) <= update["update_id"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        stack.assistant.reply_next("Lima is the **capital** of Peru. " * 20, delay=0.05)
+        say(stack, 100011, "What is the capital of Peru?")
+        deadline = time.monotonic() + 60
+        while not any("Lima" in (m.get("text") or "") for m in stack.standin.chat_messages(100011)):
+            assert time.monotonic() < deadline, "no answer"
+            time.sleep(0.1)
+        drafts = [c for c in stack.standin.calls_for("sendMessageDraft") if c.ok]
+        assert drafts and drafts[0].params["chat_id"] == 100011

@@ -31,6 +31,12 @@ def help_text(settings: Settings) -> str:
         lines.append(f"{_(MODE_LABELS[mode])}: {'; '.join(prices)}")
     if not offer.modes():
         lines.append(_("Generation is unavailable right now. Please try again later."))
+    chat_price = _("free") if settings.cost_chat == 0 else _("{price} cr.").format(price=settings.cost_chat)
+    lines.append(
+        _("💬 Assistant: {trial} free messages to try, then {price} a message").format(
+            trial=settings.chat_trial, price=chat_price
+        )
+    )
     lines += [
         "",
         "<b>" + _("Credits") + "</b>",
