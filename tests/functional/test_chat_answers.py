@@ -248,3 +248,16 @@ def test_refused_drafts_fall_back_to_one_edited_message(anna, assistant, telegra
     assert len(sent) == 1 and len(edits) >= 2  # one message, grown by edits, then made the answer
     assert len(telegram.calls_for("sendMessageDraft")) == 1  # refused once, never tried again
     assert [c for c in telegram.calls_for("editMessageText") if not c.ok and "not modified" in json.dumps(c.response)] == []
+
+
+def test_settings_pick_the_answers_language(anna, assistant, jobs) -> None:
+    anna.send("/settings")
+    anna.press_button("in my question's language")  # -> Russian
+    assistant.reply_next("Лима.")
+    anna.send("What is the capital of Peru?")
+    jobs.drain()
+
+    system = assistant.chat_requests()[-1].json["messages"][0]["content"]
+    assert system.endswith("Always answer in Russian.") and User.get(ANNA).chat_language == "ru"
+    anna.send("/settings")
+    assert "🤖 Assistant answers: in Russian" in anna.buttons()
