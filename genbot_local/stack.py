@@ -999,7 +999,9 @@ class LocalStack:
         lines.append(f"  AWS (moto)        {self.env.get('AWS_ENDPOINT_URL')}  prefix {cfg.prefix}")
         lines.append(f"  YooKassa          {self.yookassa_line()}")
         if self.assistant is not None:
-            lines.append(f"  Assistant         OpenAI stand-in {self.assistant.base_url} (streams; no OpenAI key set)")
+            lines.append(
+                f"  Assistant         OpenAI stand-in {self.assistant.base_url} (streams; no OpenAI key set)"
+            )
         queues = ", ".join(f"{d.name} -> {d.function}" for d in self.drivers) or "none"
         lines.append(f"  Queues            {queues}")
         names = (

@@ -91,8 +91,10 @@ class FloodLimits:
     place: each chat has its own bucket for edits and another for drafts (``edit_*``,
     ``draft_*``), apart from the messages' bucket and outside the global one. Telegram documents
     no numbers for either; bots streaming drafts every 0.3 s are reported getting 429
-    (retry_after 3) while about one a second passes, so both default to a burst of 10 and one
-    a second, the same rule for drafts as for edits. ``edit_burst=0`` leaves edits unlimited.
+    (retry_after 3) while about one a second passes, so drafts default to a burst of 10 and one
+    a second. Edits are left unlimited by default (``edit_burst=0``): inline menus are edited on
+    every tap and Telegram keeps up with a person's taps; set ``edit_burst`` to test a sender's
+    pacing of edits.
     """
 
     per_chat_burst: int = 20
@@ -100,7 +102,7 @@ class FloodLimits:
     global_rate: float = 30.0
     global_burst: int | None = None
     enabled: bool = True
-    edit_burst: int = 10
+    edit_burst: int = 0
     edit_rate: float = 1.0
     draft_burst: int = 10
     draft_rate: float = 1.0

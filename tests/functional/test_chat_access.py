@@ -18,7 +18,9 @@ ANNA = 881001
 
 
 def chat_jobs(user_id: int = ANNA) -> list[Job]:
-    return sorted((j for j in Job.scan() if j.user_id == user_id and j.mode == "chat"), key=lambda j: j.created_at)
+    return sorted(
+        (j for j in Job.scan() if j.user_id == user_id and j.mode == "chat"), key=lambda j: j.created_at
+    )
 
 
 @pytest.fixture

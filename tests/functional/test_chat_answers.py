@@ -129,7 +129,9 @@ def test_context_length_exceeded_from_the_provider_never_reaches_the_user(
     assert len(retried) < len(assistant.chat_requests()[-2].json["messages"])
 
 
-def test_a_long_markdown_answer_is_split_into_valid_pieces(anna, assistant, telegram, jobs, monkeypatch) -> None:
+def test_a_long_markdown_answer_is_split_into_valid_pieces(
+    anna, assistant, telegram, jobs, monkeypatch
+) -> None:
     paragraph = "Some **bold** text, some `code <x> & y`, a [link](https://example.com) and _emphasis_. "
     code = "```python\n" + "\n".join(f"print({i})  # line {i}" for i in range(300)) + "\n```"
     long = "\n\n".join([paragraph * 10] * 8 + [code] + [paragraph * 10] * 3)
@@ -247,7 +249,11 @@ def test_refused_drafts_fall_back_to_one_edited_message(anna, assistant, telegra
     sent = [m for m in answers(telegram) if "word" in m["text"]]
     assert len(sent) == 1 and len(edits) >= 2  # one message, grown by edits, then made the answer
     assert len(telegram.calls_for("sendMessageDraft")) == 1  # refused once, never tried again
-    assert [c for c in telegram.calls_for("editMessageText") if not c.ok and "not modified" in json.dumps(c.response)] == []
+    assert [
+        c
+        for c in telegram.calls_for("editMessageText")
+        if not c.ok and "not modified" in json.dumps(c.response)
+    ] == []
 
 
 def test_settings_pick_the_answers_language(anna, assistant, jobs) -> None:

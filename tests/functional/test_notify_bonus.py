@@ -176,7 +176,9 @@ def test_two_overlapping_runs_and_a_retried_run_remind_once(telegram, settings) 
     assert per_user == [1] * 20
 
 
-def test_turned_off_in_settings_no_reminder_and_turned_on_again_it_comes(telegram, chat_user, settings) -> None:
+def test_turned_off_in_settings_no_reminder_and_turned_on_again_it_comes(
+    telegram, chat_user, settings
+) -> None:
     sign_up(ANNA, msk(1, 9), language="ru")
     person = chat_user(ANNA)
     person.send("/settings")

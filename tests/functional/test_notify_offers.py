@@ -46,7 +46,10 @@ def offers_sent(telegram, user_id: int = ANNA) -> list[dict]:
     return [
         c.params
         for c in telegram.calls_for("sendMessage")
-        if c.ok and c.params["chat_id"] == user_id and "⭐" in c.params["text"] and "/settings" in c.params["text"]
+        if c.ok
+        and c.params["chat_id"] == user_id
+        and "⭐" in c.params["text"]
+        and "/settings" in c.params["text"]
     ]
 
 
@@ -147,7 +150,9 @@ def test_a_403_marks_the_user_blocked_and_a_429_leaves_the_offer_due(
 
 def pre_checkout(telegram_update, user_id: int, payload: str, amount: int) -> dict:
     update = telegram_update("pre_checkout_query", user_id=user_id)
-    update["pre_checkout_query"].update({"invoice_payload": payload, "total_amount": amount, "currency": "XTR"})
+    update["pre_checkout_query"].update(
+        {"invoice_payload": payload, "total_amount": amount, "currency": "XTR"}
+    )
     return update
 
 

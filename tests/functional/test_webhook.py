@@ -72,7 +72,14 @@ def test_start_registers_once_with_welcome_credits_and_the_menu_in_the_users_lan
     assert body["method"] == "sendMessage" and body["chat_id"] == ANNA
     assert "Привет" in body["text"] and body["parse_mode"] == "HTML"
     labels = [b["text"] for row in body["reply_markup"]["keyboard"] for b in row]
-    assert labels == ["🎨 Создать", "💬 Ассистент", "💰 Баланс", "🛒 Купить кредиты", "🎁 Бонусы", "❓ Помощь"]
+    assert labels == [
+        "🎨 Создать",
+        "💬 Ассистент",
+        "💰 Баланс",
+        "🛒 Купить кредиты",
+        "🎁 Бонусы",
+        "❓ Помощь",
+    ]
     user = User.get(ANNA)
     assert (user.balance, user.language, user.first_name) == (3, "ru", "Анна")
     assert [(e.op_id, e.delta) for e in LedgerEntry.query(ANNA)] == [("bonus#welcome", 3)]
