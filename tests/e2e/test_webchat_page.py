@@ -176,14 +176,14 @@ def test_a_person_chats_with_the_bot_in_the_browser(server: BotApiStandIn, page:
 
     page.screenshot(path=str(ARTIFACTS_DIR / "webchat-buttons.png"))
     question.locator(".inline-kb button", has_text="Да").click()
-    expect(page.locator(".toast", has_text="Выбрано: Да")).to_be_visible(timeout=10_000)
+    expect(page.locator(".toast", has_text="Выбрано: Да")).to_be_visible(timeout=30_000)
     expect(question.locator(".text")).to_have_text("Вы выбрали: Да")
     expect(question.locator(".text strong")).to_have_text("Да")
     expect(question.locator(".meta")).to_contain_text("edited")
     expect(question.locator(".inline-kb")).to_have_count(0)
 
     page.locator("#reply-keyboard button", has_text="Помощь").click()
-    expect(page.locator(".row.in .text code")).to_have_text("/start", timeout=10_000)
+    expect(page.locator(".row.in .text code")).to_have_text("/start", timeout=30_000)
 
     page.screenshot(path=str(ARTIFACTS_DIR / "webchat.png"))
     assert not tiny_bot.errors
@@ -216,7 +216,7 @@ def test_users_switch_and_a_photo_upload_reaches_the_bot(
         page.locator("#attach-menu button[data-kind=photo]").click()
     chooser.value.set_files(str(image))
 
-    expect(page.locator(".row.out .media img")).to_be_visible(timeout=10_000)
+    expect(page.locator(".row.out .media img")).to_be_visible(timeout=30_000)
     expect(page.locator(".row.out .text")).to_have_text("подпись")
     message = updates[-1]["message"]
     assert message["from"]["first_name"] == "Борис" and message["from"]["language_code"] == "en"
@@ -231,12 +231,12 @@ def test_an_invoice_is_paid_from_the_page(server: BotApiStandIn, page: Page) -> 
     page.locator("#text").press("Enter")
 
     card = page.locator(".invoice")
-    expect(card).to_contain_text("100 кредитов", timeout=10_000)
+    expect(card).to_contain_text("100 кредитов", timeout=30_000)
     expect(card).to_contain_text("100 ★")
     card.locator(".pay-button").click()
 
-    expect(page.locator(".service")).to_have_text("You paid 100 ★", timeout=10_000)
-    expect(page.locator(".row.in .text", has_text="Спасибо!")).to_be_visible(timeout=10_000)
+    expect(page.locator(".service")).to_have_text("You paid 100 ★", timeout=30_000)
+    expect(page.locator(".row.in .text", has_text="Спасибо!")).to_be_visible(timeout=30_000)
     page.screenshot(path=str(ARTIFACTS_DIR / "webchat-invoice.png"))
     assert not tiny_bot.errors
     (pre_checkout,) = server.calls_for("answerPreCheckoutQuery")
