@@ -161,3 +161,14 @@ def test_a_huge_question_is_refused_before_anything_is_charged(anna) -> None:
 
     assert "too long" in anna.last["text"] and chat_jobs() == []
     assert User.get(ANNA).chat_trial_left == 10
+
+
+def test_in_assistant_mode_the_menu_buttons_still_work(anna) -> None:
+    anna.send("/ask")
+    anna.press_button("Start the free trial")
+    generate = anna.send("🎨 Generate")
+    balance = anna.send("💰 Balance")
+
+    assert chat_jobs() == [] and User.get(ANNA).chat_mode
+    assert "Balance" in balance["text"] and generate["text"] != balance["text"]
+    assert "Balance" not in generate["text"]

@@ -10,6 +10,7 @@ when they take it). The menu's other buttons keep working; leaving the mode is o
 from __future__ import annotations
 
 import contextlib
+import functools
 from typing import Any
 
 from aiogram import F, Router
@@ -21,7 +22,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from genbot.bot.keyboards import BTN_ASSISTANT, buy_button
+from genbot.bot.keyboards import BTN_ASSISTANT, MENU_BUTTONS, buy_button
 from genbot.bot.texts import credits
 from genbot.chat import access, service
 from genbot.chat.service import Asked, Outcome
@@ -87,12 +88,17 @@ def _welcome(settings: Settings, user: User) -> SendMessage:
 
 
 def asking(message: Message, db_user: User | None) -> bool:
-    """A question for the assistant: the user is in assistant mode and no picture being set up
-    waits for this text or photo."""
-    if db_user is None or not db_user.chat_mode:
+    """A question for the assistant: the user is in assistant mode, this is not one of the
+    menu's buttons (they keep working) and no picture being set up waits for this text or photo."""
+    if db_user is None or not db_user.chat_mode or (message.text or "") in _menu_labels():
         return False
     draft = draft_of(db_user)
     return draft is None or draft.next_step() not in (Step.PROMPT, Step.PHOTO)
+
+
+@functools.cache
+def _menu_labels() -> frozenset[str]:
+    return frozenset().union(*(variants(label) for label in MENU_BUTTONS))
 
 
 async def _ask(

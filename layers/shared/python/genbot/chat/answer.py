@@ -171,7 +171,7 @@ async def _edit_or_send(
         )
 
 
-def _system(settings: Settings, job: Job, language: str | None) -> str:
+def _system(settings: Settings, language: str | None) -> str:
     prompt = settings.chat_system_prompt
     if language in LANGUAGE_NAMES:
         return f"{prompt}\nAlways answer in {LANGUAGE_NAMES[language]}."
@@ -237,7 +237,7 @@ async def answer(
         context.Turn(m.role, m.text, int(m.tokens or 0))
         for m in context.history(user_id, conv, context.key(conv, asked_ms, job.job_id, context.QUESTION))
     ]
-    system = _system(settings, job, user_language)
+    system = _system(settings, user_language)
     shower = Shower(
         bot,
         chat_id,
