@@ -31,6 +31,7 @@ RANKS = {
     "notify": 4,
     "chat": 4,
     "bot": 5,
+    "cabinet": 5,
     "snapstart": 6,
     "cli": 6,
 }

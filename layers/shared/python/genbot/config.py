@@ -195,6 +195,10 @@ class Settings(BaseSettings):
     chat_price_out: Annotated[float, Field(ge=0)] = 0.60
     # broadcasts: messages per second over all senders (Telegram allows about 30)
     broadcast_rate: Annotated[int, Field(ge=1, le=30)] = 28
+    # The cabinet (Mini App, genbot.cabinet): how old an initData's auth_date may be (seconds),
+    # and the site's origin for CORS (empty: no CORS headers, the site shares the API's origin)
+    cabinet_auth_max_age: PositiveInt = 86400
+    cabinet_origin: str = ""
 
     @field_validator("gemini_api_keys", "blocked_words", mode="before")
     @classmethod

@@ -151,6 +151,23 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         },
         sends_to=("broadcasts",),  # the fan-out: selection pages and recipient chunks
     ),
+    "cabinet_api": FunctionSpec(
+        name="cabinet_api",
+        timeout_seconds=15,
+        memory_mb=512,
+        snapstart=True,  # checking initData needs aiogram, whose import costs seconds
+        # the Mini App's JSON API (docs/cabinet-api.md); CORS for the cabinet's origin only
+        http_routes=(("ANY", "/cabinet/{proxy+}"),),
+        tables={
+            "users": "items",
+            "ledger": "items",
+            "jobs": "read",
+            "payments": "items",
+            "promo": "items",
+            "settings": "read",
+        },
+        buckets={"media": "read"},  # presigned GETs of the user's own results
+    ),
 }
 
 QUEUES: dict[str, QueueSpec] = {

@@ -14,25 +14,12 @@ from aiogram.utils.i18n import gettext as _
 from genbot.bot.keyboards import BTN_BALANCE
 from genbot.bot.texts import credits
 from genbot.config import Settings
-from genbot.i18n import N_, variants
+from genbot.i18n import variants
 from genbot.ledger import history
+from genbot.ledger.labels import KIND_LABELS
 from genbot.store.models import LedgerEntry, User
-from genbot.vocab import EntryKind
 
 router = Router(name="balance")
-
-# Ledger kinds as users read them (msgids).
-KIND_LABELS: dict[str, str] = {
-    EntryKind.WELCOME: N_("welcome gift"),
-    EntryKind.REFERRAL: N_("friend invited"),
-    EntryKind.DAILY: N_("daily bonus"),
-    EntryKind.DEBIT: N_("generation"),
-    EntryKind.REFUND: N_("refund"),
-    EntryKind.PURCHASE: N_("purchase"),
-    EntryKind.SUBSCRIPTION: N_("subscription"),
-    EntryKind.PROMO: N_("promo code"),
-    EntryKind.GRANT: N_("gift from the team"),
-}
 
 
 def format_entry(entry: LedgerEntry, tz: ZoneInfo) -> str:
