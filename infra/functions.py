@@ -1,8 +1,8 @@
 """Lambda functions, one per ``FunctionSpec``, each wired to exactly what its spec names.
 
 Every function gets its own role holding only: its log group, its tables (indexes included) at
-the access its spec names ("read" and "read_write" are CDK's data grants, "items" and
-"items_scan" the exact ``TABLE_ACTIONS``), send on the queues in ``sends_to``, consume on the
+the access its spec names ("read", "items" and "items_scan" are the exact ``TABLE_ACTIONS``;
+"read_write" is CDK's data grant), send on the queues in ``sends_to``, consume on the
 queue(s) it consumes, the object access its spec gives on buckets, and ``GetSecretValue`` on the
 app secret. X-Ray's own actions are the only ``*`` (X-Ray has no resource-level permissions).
 
@@ -35,6 +35,15 @@ from infra.settings import DeploySettings
 from infra.specs import AppSpecs
 
 HANDLER = "handler.handler"
+# "read": items by key or query, never a scan (nothing in the functions scans a read-only table;
+# CDK's grant_read_data would add Scan and the stream reads)
+READ_ACTIONS = [
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DescribeTable",
+]
 # "items" access: one item at a time or in transactions; no scan, delete or batch write
 ITEM_ACTIONS = [
     "dynamodb:GetItem",
@@ -46,9 +55,9 @@ ITEM_ACTIONS = [
 ]
 # "items_scan": "items" and Scan (a broadcast reads its segment); still no delete or batch write
 ITEM_SCAN_ACTIONS = [*ITEM_ACTIONS, "dynamodb:Scan"]
-# table access -> the exact actions, on the table and its indexes ("read" and "read_write" are
-# CDK's grant_read_data / grant_read_write_data)
-TABLE_ACTIONS = {"items": ITEM_ACTIONS, "items_scan": ITEM_SCAN_ACTIONS}
+# table access -> the exact actions, on the table and its indexes ("read_write" is CDK's
+# grant_read_write_data)
+TABLE_ACTIONS = {"read": READ_ACTIONS, "items": ITEM_ACTIONS, "items_scan": ITEM_SCAN_ACTIONS}
 # writes limited to items whose partition key has one of the spec's prefixes
 KEYED_WRITE_ACTIONS = ["dynamodb:UpdateItem", "dynamodb:PutItem"]
 ALIAS = "live"
@@ -217,14 +226,10 @@ class Functions(Construct):
         w, spec = self._wiring, fn.spec
         for name, access in spec.tables.items():
             table = w.tables.tables[name]
-            if access == "read":
-                table.grant_read_data(fn.role)
-            elif access in TABLE_ACTIONS:
+            if access in TABLE_ACTIONS:
+                indexes = [f"{table.table_arn}/index/*"] if w.tables.specs[name].indexes else []
                 fn.role.add_to_principal_policy(
-                    iam.PolicyStatement(
-                        actions=TABLE_ACTIONS[access],
-                        resources=[table.table_arn, f"{table.table_arn}/index/*"],
-                    )
+                    iam.PolicyStatement(actions=TABLE_ACTIONS[access], resources=[table.table_arn, *indexes])
                 )
             elif access == "read_write":
                 table.grant_read_write_data(fn.role)

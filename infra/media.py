@@ -26,6 +26,7 @@ class MediaBuckets(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, specs: Mapping[str, BucketSpec]) -> None:
         super().__init__(scope, construct_id)
         self.specs = dict(specs)
+        self.specs_by_name = {spec.name: spec for spec in specs.values()}
         self.buckets = {spec.name: self._bucket(spec) for spec in specs.values()}
 
     def _bucket(self, spec: BucketSpec) -> s3.Bucket:
@@ -48,13 +49,27 @@ class MediaBuckets(Construct):
         )
 
     def grant(self, name: str, access: Access, grantee: iam.IGrantable) -> None:
-        """Object-level access only: what presigned URLs and uploads need, no bucket admin."""
-        bucket = self.buckets[name]
-        actions = {"read": _READ, "write": _WRITE, "read_write": _READ + _WRITE}[access]
+        """Object-level access only: what presigned URLs and uploads need, no bucket admin.
+
+        ``read`` is for presigning GETs of results (the cabinet): ``s3:GetObject`` on the objects
+        under the results' prefix (``expire_prefix``, ``media/``) and nothing else, not even a
+        list (a presigned URL of a missing key then answers 403 rather than 404; the API presigns
+        only keys of results it has on record). ``write`` and ``read_write`` (the worker) reach
+        every object, and ``read_write`` may list, so a missing key answers 404.
+        """
+        bucket, spec = self.buckets[name], self.specs_by_name[name]
+        if access == "read":
+            grantee.grant_principal.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=_READ, resources=[bucket.arn_for_objects(f"{spec.expire_prefix}*")]
+                )
+            )
+            return
+        actions = {"write": _WRITE, "read_write": _READ + _WRITE}[access]
         grantee.grant_principal.add_to_principal_policy(
             iam.PolicyStatement(actions=actions, resources=[bucket.arn_for_objects("*")])
         )
-        if access != "write":
+        if access == "read_write":
             # Without ListBucket a missing key answers 403 instead of 404.
             grantee.grant_principal.add_to_principal_policy(
                 iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn])

@@ -16,6 +16,8 @@ from constructs import Node
 
 SKIP_DEPS_ENV = "GENBOT_SKIP_LAYER_DEPS"
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+_USERNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{4,31}$")
+MAX_BUTTON_TEXT = 64
 
 
 class SettingsError(ValueError):
@@ -51,6 +53,22 @@ def _env(value: Any, key: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()}
 
 
+def _username(value: Any) -> str | None:
+    name = str(value or "").strip().removeprefix("@")
+    if not name:
+        return None
+    if not _USERNAME.match(name):
+        raise SettingsError(f"context botUsername={value!r}: expected a bot username (5-32 of A-Za-z0-9_)")
+    return name
+
+
+def _text(value: Any, key: str) -> str:
+    text = str(value).strip()
+    if not 1 <= len(text) <= MAX_BUTTON_TEXT:  # a label next to the input field: keep it short
+        raise SettingsError(f"context {key}={value!r}: expected 1-{MAX_BUTTON_TEXT} characters")
+    return text
+
+
 @dataclass(frozen=True)
 class DeploySettings:
     """Everything about a deployment that is not in the specs."""
@@ -64,6 +82,8 @@ class DeploySettings:
     api_burst_limit: int = 100
     api_access_logs: bool = True
     function_env: dict[str, str] = field(default_factory=dict)  # e.g. {"ADMIN_IDS": "1,2"}
+    bot_username: str | None = None  # the cabinet's config.json (links to the bot); without "@"
+    menu_button_text: str = "Cabinet"  # the chat's menu button that opens the cabinet
 
     @classmethod
     def from_context(cls, node: Node) -> DeploySettings:
@@ -88,4 +108,6 @@ class DeploySettings:
                 get("apiAccessLogs") if get("apiAccessLogs") is not None else True, "apiAccessLogs"
             ),
             function_env=_env(get("functionEnv") or {}, "functionEnv"),
+            bot_username=_username(get("botUsername")),
+            menu_button_text=_text(get("menuButtonText") or defaults.menu_button_text, "menuButtonText"),
         )

@@ -1,8 +1,10 @@
 """``GenbotStack``: the whole app in one stack, assembled from the specs.
 
 Order of assembly follows dependencies: data and messaging first, then the functions wired to
-them, then what calls the functions (API, schedules), then what watches them (alarms), and the
-webhook registration last, once the API route it points Telegram at exists.
+them, then what calls the functions (API, schedules), then the cabinet's site (its CSP and config name
+the API; the cabinet API's CORS origin is the site's), then what watches them (alarms), and the
+webhook registration last, once the API route it points Telegram at and the site its menu button
+opens exist.
 """
 
 from __future__ import annotations
@@ -22,10 +24,13 @@ from infra.queues import Queues
 from infra.schedules import Schedules
 from infra.secrets import AppSecret
 from infra.settings import DeploySettings
+from infra.site import CabinetSite
 from infra.specs import AppSpecs
 from infra.webhook_registration import WebhookRegistration
 
 ROOT = Path(__file__).resolve().parents[1]
+CABINET_FUNCTION = "cabinet_api"  # its CORS origin is the site's: CABINET_ORIGIN
+CABINET_ORIGIN_ENV = "CABINET_ORIGIN"
 
 
 class GenbotStack(Stack):
@@ -37,6 +42,7 @@ class GenbotStack(Stack):
         specs: AppSpecs | None = None,
         settings: DeploySettings | None = None,
         root: Path = ROOT,
+        site_dir: Path | None = None,
         **kwargs: object,
     ) -> None:
         super().__init__(scope, construct_id, description="genbot: serverless Telegram bot", **kwargs)  # type: ignore[arg-type]
@@ -67,6 +73,19 @@ class GenbotStack(Stack):
         self.schedules = Schedules(
             self, "Schedules", specs=specs.schedules, functions=fns, env=settings.function_env
         )
+        # The distribution depends on the bucket and the API's id only (its CSP names the API), so
+        # the cabinet API can take the site's origin without a cycle.
+        self.site = CabinetSite(
+            self,
+            "Cabinet",
+            site_dir=site_dir or root / "site",
+            api_url=self.api.url,
+            api_origin=self.api.api.api_endpoint,
+            bot_username=settings.bot_username,
+            log_retention=retention(settings.log_retention_days),
+        )
+        if CABINET_FUNCTION in fns:
+            fns[CABINET_FUNCTION].function.add_environment(CABINET_ORIGIN_ENV, self.site.origin)
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -84,8 +103,11 @@ class GenbotStack(Stack):
             version=settings.webhook_version,
             telegram_api_url=settings.telegram_api_url,
             log_retention=retention(settings.log_retention_days),
+            menu_button_url=self.site.url,
+            menu_button_text=settings.menu_button_text,
         )
         self.webhook.node.add_dependency(self.api)  # every route and integration exists first
+        self.webhook.node.add_dependency(self.site.deployment)  # the button never opens an empty site
 
         CfnOutput(self, "ApiUrl", value=self.api.url, description="HTTP API base URL")
         CfnOutput(self, "TelegramWebhookUrl", value=self.webhook.webhook_url, description="setWebhook url")
@@ -93,3 +115,18 @@ class GenbotStack(Stack):
             self, "SecretArn", value=self.secret.secret.secret_arn, description="put BOT_TOKEN etc. here"
         )
         CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn)
+        CfnOutput(
+            self,
+            "CabinetUrl",
+            value=self.site.url,
+            description="the cabinet (Mini App): the menu button opens it",
+        )
+        CfnOutput(
+            self, "CabinetBucketName", value=self.site.bucket.bucket_name, description="the site's files"
+        )
+        CfnOutput(
+            self,
+            "CabinetDistributionId",
+            value=self.site.distribution.distribution_id,
+            description="for a manual invalidation",
+        )

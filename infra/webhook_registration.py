@@ -4,9 +4,11 @@ A small stdlib-only Lambda (``functions/set_webhook``) calls ``setWebhook`` with
 ``/telegram`` URL and the generated ``WEBHOOK_SECRET``; on stack deletion it calls
 ``deleteWebhook``. The same resource fills the "/" menu: ``setMyCommands`` per language
 from ``genbot.commands`` (the list /help shows), so a changed command or translation is a
-changed property and is registered on the next deploy. CloudFormation only re-runs it when a
-property changes, so the ``webhookVersion`` context is one of them: after putting
-``BOT_TOKEN`` in the secret, deploy again with ``-c webhookVersion=2``.
+changed property and is registered on the next deploy. With a cabinet, it also sets the chat's
+menu button (``setChatMenuButton``, a ``web_app`` button opening the cabinet's URL: ``MenuButton``),
+and resets it to the default on deletion while it still opens this stack's cabinet.
+CloudFormation only re-runs it when a property changes, so the ``webhookVersion`` context is one
+of them: after putting ``BOT_TOKEN`` in the secret, deploy again with ``-c webhookVersion=2``.
 
 A plain ``CustomResource`` backed by that function (it answers CloudFormation itself) rather
 than ``custom_resources.Provider``, which would add a Node.js framework function for nothing.
@@ -31,6 +33,11 @@ RESOURCE_TYPE = "Custom::TelegramWebhook"
 WEBHOOK_PATH = "telegram"
 
 
+def menu_button(url: str, text: str) -> dict[str, object]:
+    """A ``MenuButtonWebApp``: the button next to the chat's input field opens the Mini App."""
+    return {"type": "web_app", "text": text, "web_app": {"url": url}}
+
+
 class WebhookRegistration(Construct):
     def __init__(
         self,
@@ -43,6 +50,8 @@ class WebhookRegistration(Construct):
         version: str,
         telegram_api_url: str | None,
         log_retention: logs.RetentionDays,
+        menu_button_url: str | None = None,
+        menu_button_text: str = "Cabinet",
     ) -> None:
         super().__init__(scope, construct_id)
         log_group = logs.LogGroup(self, "Logs", retention=log_retention)
@@ -70,11 +79,19 @@ class WebhookRegistration(Construct):
             logging_format=lambda_.LoggingFormat.JSON,
         )
         self.webhook_url = f"{api_url}{WEBHOOK_PATH}"
+        properties: dict[str, object] = {
+            "Url": self.webhook_url,
+            "Version": version,
+            "Commands": command_lists(),
+        }
+        if menu_button_url:
+            # the Bot API's MenuButtonWebApp, passed to setChatMenuButton as it is
+            properties["MenuButton"] = menu_button(menu_button_url, menu_button_text)
         self.resource = CustomResource(
             self,
             "Resource",
             service_token=self.function.function_arn,
             resource_type=RESOURCE_TYPE,
             service_timeout=Duration.minutes(5),  # not CloudFormation's default hour if no answer comes
-            properties={"Url": self.webhook_url, "Version": version, "Commands": command_lists()},
+            properties=properties,
         )

@@ -2,9 +2,11 @@
 
 Create/Update -> ``setWebhook(url, secret_token, allowed_updates, drop_pending_updates=false)``
 and ``setMyCommands`` for each language in the ``Commands`` property (the first language's
-list is also the default for clients in other languages);
+list is also the default for clients in other languages), and ``setChatMenuButton`` with the
+``MenuButton`` property when there is one (a ``web_app`` button opening the cabinet);
 Delete -> ``deleteWebhook``, but only while the webhook still points at this stack (so deleting
-an old stack does not unhook a bot another stack now serves).
+an old stack does not unhook a bot another stack now serves), and the menu button back to the
+default, likewise only while it still opens this stack's cabinet.
 
 Standard library only (plus boto3, which the Lambda runtime has): the function runs without the
 shared layer, so it deploys fast and cannot break when the layer does. It answers CloudFormation
@@ -123,6 +125,25 @@ def set_commands(token: str, commands: dict[str, list[dict[str, str]]]) -> str:
     return f"commands set for {', '.join(commands) or 'no language'}"
 
 
+def set_menu_button(token: str, button: dict[str, Any]) -> str:
+    """The bot's default menu button (every private chat without one of its own)."""
+    call_telegram(token, "setChatMenuButton", {"menu_button": button})
+    return f"menu button opens {_button_url(button) or button.get('type')}"
+
+
+def reset_menu_button(token: str, button: dict[str, Any]) -> str:
+    """Back to the default (the command list), unless another stack's cabinet has it now."""
+    current = call_telegram(token, "getChatMenuButton", {}) or {}
+    if _button_url(current) != _button_url(button):
+        return "menu button opens something else; left as it is"
+    call_telegram(token, "setChatMenuButton", {"menu_button": {"type": "default"}})
+    return "menu button reset"
+
+
+def _button_url(button: dict[str, Any]) -> str:
+    return str((button.get("web_app") or {}).get("url") or "")
+
+
 def unregister(url: str, token: str) -> str:
     info = call_telegram(token, "getWebhookInfo", {}) or {}
     current = info.get("url", "")
@@ -135,7 +156,9 @@ def unregister(url: str, token: str) -> str:
 def apply(event: dict[str, Any]) -> str:
     """Do what the request asks; returns the message for CloudFormation, raises on failure."""
     request_type = event["RequestType"]
-    url = event["ResourceProperties"]["Url"]
+    properties = event["ResourceProperties"]
+    url = properties["Url"]
+    menu = properties.get("MenuButton") or {}
     values = read_secret_values()
     token, secret = values["BOT_TOKEN"], values["WEBHOOK_SECRET"]
     if not token:
@@ -143,17 +166,25 @@ def apply(event: dict[str, Any]) -> str:
             "BOT_TOKEN is empty in the secret: webhook not registered. Put the token in the secret, "
             "then deploy again with a new webhookVersion (-c webhookVersion=<n>)."
         )
-    if request_type == "Delete":
+    if request_type == "Delete":  # never block a stack deletion on Telegram
         try:
-            return unregister(url, token)
-        except TelegramError as exc:  # never block a stack deletion on Telegram
-            return f"deleteWebhook skipped: {exc}"
+            done = unregister(url, token)
+        except TelegramError as exc:
+            done = f"deleteWebhook skipped: {exc}"
+        if menu:
+            try:
+                done += "; " + reset_menu_button(token, menu)
+            except TelegramError as exc:
+                done += f"; menu button reset skipped: {exc}"
+        return done
     if not secret:
         raise TelegramError("WEBHOOK_SECRET is empty in the secret; set one (A-Za-z0-9_-, 1-256 chars)")
     done = register(url, token, secret)
-    commands = event["ResourceProperties"].get("Commands") or {}
+    commands = properties.get("Commands") or {}
     if commands:
         done += "; " + set_commands(token, commands)
+    if menu:
+        done += "; " + set_menu_button(token, menu)
     warning = provider_warning(values)
     if warning:
         logger.warning(warning.lstrip("; "))

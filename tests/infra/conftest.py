@@ -33,14 +33,31 @@ _SILENCE = "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"
 os.environ[_SILENCE] = ",".join(v for v in (os.environ.get(_SILENCE, ""), "18", "20") if v)
 
 
-def _synth(outdir: Path, context: dict[str, Any] | None = None, specs: AppSpecs | None = None) -> GenbotStack:
+def _synth(
+    outdir: Path, site: Path, context: dict[str, Any] | None = None, specs: AppSpecs | None = None
+) -> GenbotStack:
     import aws_cdk as cdk
 
     from infra.app import cdk_json_context
     from infra.stack import GenbotStack
 
     app = cdk.App(context={**cdk_json_context(), "bundle": "false", **(context or {})}, outdir=str(outdir))
-    return GenbotStack(app, "GenbotStack", specs=specs)
+    return GenbotStack(app, "GenbotStack", specs=specs, site_dir=site)
+
+
+def make_site(directory: Path, *, assets: bool = False) -> Path:
+    """A stand-in for ``site/``: an index page, a module and a stale ``config.json`` (which the
+    deployment must leave out); with ``assets``, a content-hashed file under ``assets/``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "index.html").write_text('<!doctype html><script type="module" src="app.js"></script>')
+    (directory / "app.js").write_text("export {};\n")
+    (directory / "config.json").write_text('{"api_url": "http://localhost:8000/"}')
+    (directory / "i18n").mkdir(exist_ok=True)
+    (directory / "i18n" / "config.json").write_text("{}")  # only the top one is the deploy's
+    if assets:
+        (directory / "assets").mkdir(exist_ok=True)
+        (directory / "assets" / "chart.3f9a1c2b.js").write_text("export {};\n")
+    return directory
 
 
 @pytest.fixture(scope="session")
@@ -62,12 +79,19 @@ def logical_id() -> Callable[[IConstruct], str]:
     return of
 
 
+@pytest.fixture(scope="session")
+def site_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site the synthesized apps deploy: a small stand-in, so these tests don't follow
+    ``site/``'s contents (``app.py``'s own synth, marked ``infra``, deploys the real one)."""
+    return make_site(tmp_path_factory.mktemp("site"))
+
+
 # --- the app exactly as the specs define it, with default settings ---------------------------
 
 
 @pytest.fixture(scope="session")
-def app_stack(tmp_path_factory: pytest.TempPathFactory) -> GenbotStack:
-    return _synth(tmp_path_factory.mktemp("cdk-default"))
+def app_stack(tmp_path_factory: pytest.TempPathFactory, site_dir: Path) -> GenbotStack:
+    return _synth(tmp_path_factory.mktemp("cdk-default"), site_dir)
 
 
 @pytest.fixture(scope="session")
@@ -97,7 +121,8 @@ def extra_schedule() -> ScheduleSpec:
 @pytest.fixture(scope="session")
 def variant_context() -> dict[str, str]:
     """``-c`` values for the variant: an alarm email, a Bot API URL, extra env (with a time zone and
-    a reminder hour the schedules follow), a webhook version."""
+    a reminder hour the schedules follow), a webhook version, the bot's username and a menu button
+    text (its site also has content-hashed ``assets/``)."""
     return {
         "alarmEmail": "ops@example.com",
         "telegramApiUrl": "https://botapi.example.com",
@@ -105,18 +130,23 @@ def variant_context() -> dict[str, str]:
             {"ADMIN_IDS": "1,2", "TIMEZONE": "Asia/Yekaterinburg", "BONUS_REMINDER_HOUR": "10"}
         ),
         "webhookVersion": "7",
+        "botUsername": "@genbot_test_bot",
+        "menuButtonText": "Кабинет",
     }
 
 
 @pytest.fixture(scope="session")
 def variant_stack(
-    tmp_path_factory: pytest.TempPathFactory, extra_schedule: ScheduleSpec, variant_context: dict[str, str]
+    tmp_path_factory: pytest.TempPathFactory,
+    extra_schedule: ScheduleSpec,
+    variant_context: dict[str, str],
 ) -> GenbotStack:
     from infra.specs import AppSpecs
 
     base = AppSpecs.load()
     specs = replace(base, schedules={**base.schedules, extra_schedule.name: extra_schedule})
-    return _synth(tmp_path_factory.mktemp("cdk-variant"), context=variant_context, specs=specs)
+    site = make_site(tmp_path_factory.mktemp("site-with-assets"), assets=True)
+    return _synth(tmp_path_factory.mktemp("cdk-variant"), site, context=variant_context, specs=specs)
 
 
 @pytest.fixture(scope="session")

@@ -94,6 +94,10 @@ def test_app_py_synthesizes_without_the_cdk_cli(tmp_path: Path, repo_root: Path)
     assert result.returncode == 0, result.stderr
     template = Template.from_json(json.loads((tmp_path / "GenbotStack.template.json").read_text()))
     template.resource_count_is("Custom::TelegramWebhook", 1)
-    template.resource_count_is("AWS::Lambda::LayerVersion", 1)
+    # the shared layer (the site's BucketDeployment adds the AWS CLI's, for no runtime)
+    template.resource_properties_count_is(
+        "AWS::Lambda::LayerVersion", {"CompatibleRuntimes": ["python3.13"]}, 1
+    )
+    assert template.find_resources("Custom::CDKBucketDeployment")  # site/ and its config.json
     template.resource_count_is("AWS::DynamoDB::Table", len(table_specs()))
     assert (tmp_path / "manifest.json").is_file()

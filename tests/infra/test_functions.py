@@ -48,12 +48,16 @@ def test_function_runs_python_313_on_arm64_with_the_shared_layer(
     assert _function_id(app_stack, logical_id, spec.name) in matching
 
 
-def test_layer_is_for_python_313_arm64(template: Template) -> None:
-    template.resource_count_is("AWS::Lambda::LayerVersion", 1)
-    template.has_resource_properties(
-        "AWS::Lambda::LayerVersion",
-        {"CompatibleRuntimes": ["python3.13"], "CompatibleArchitectures": ["arm64"]},
-    )
+def test_layer_is_for_python_313_arm64(
+    template: Template, app_stack: GenbotStack, logical_id: LogicalId
+) -> None:
+    layers = template.find_resources("AWS::Lambda::LayerVersion")
+    shared = logical_id(app_stack.layer.layer)
+    assert layers[shared]["Properties"]["CompatibleRuntimes"] == ["python3.13"]
+    assert layers[shared]["Properties"]["CompatibleArchitectures"] == ["arm64"]
+    # the only other layer is the AWS CLI the site's BucketDeployment runs (aws s3 sync)
+    others = {k: v["Properties"]["Description"] for k, v in layers.items() if k != shared}
+    assert list(others.values()) == ["/opt/awscli/aws"]
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
@@ -78,8 +82,12 @@ def test_function_environment_names_exactly_its_resources(
             expected[q.dlq_arn_env_var] = {"Fn::GetAtt": [logical_id(stack.queues.queues[q.name].dlq), "Arn"]}
     if spec.secrets:
         expected["SECRET_ID"] = {"Ref": logical_id(stack.secret.secret)}
+    if spec.name == "cabinet_api":  # CORS for the cabinet's site only
+        domain = {"Fn::GetAtt": [logical_id(stack.site.distribution), "DomainName"]}
+        expected["CABINET_ORIGIN"] = {"Fn::Join": ["", ["https://", domain]]}
 
     # then the environment is exactly that: table names, queue URLs, bucket names, DLQ ARN, secret ARN
+    # (and the cabinet's origin for its API)
     matching = template.find_resources(
         FUNCTION, {"Properties": {"Environment": {"Variables": Match.object_equals(expected)}}}
     )

@@ -16,7 +16,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from genbot.resources import FUNCTIONS, QUEUES, FunctionSpec
-from infra.functions import ITEM_ACTIONS
+from infra.functions import ITEM_ACTIONS, READ_ACTIONS
 from infra.stack import GenbotStack
 
 SPECS = list(FUNCTIONS.values())
@@ -141,8 +141,10 @@ def test_read_only_tables_get_no_write_actions(
         table_id = logical_id(app_stack.tables.tables[table])
         actions = set().union(*(a for (i, _), a in grants.items() if i == table_id))
         assert "dynamodb:GetItem" in actions, f"{spec.name} cannot read {table}"
-        if access == "read":
+        if access == "read":  # get, batch get and query; no write, and no scan either
             assert not actions & TABLE_WRITES, f"{spec.name} may write the read-only table {table}"
+            assert actions == set(READ_ACTIONS), f"{spec.name} on {table}: {sorted(actions)}"
+            assert "dynamodb:Scan" not in actions
         elif access == "items":  # put and update items; never scan, delete or batch-write
             assert actions == set(ITEM_ACTIONS), f"{spec.name} on {table}: {sorted(actions)}"
         elif access == "items_scan":  # the same and scan; still never delete or batch-write

@@ -118,13 +118,13 @@ def test_notify_reaches_exactly_its_tables_queue_and_secret(
     # broadcasts: items, never a scan
     for suffix in ("", INDEX):
         assert grants[(tables["broadcasts"], suffix)] == set(ITEM_ACTIONS)
-    # settings: read-only ("read" is CDK's grant_read_data, which includes Scan)
+    # settings: read-only ("read": get, batch get, query; never a scan)
     settings = grants[(tables["settings"], "")]
     assert "dynamodb:GetItem" in settings
-    assert not settings & {"dynamodb:PutItem", "dynamodb:UpdateItem", *NEVER}
-    # Scan: on users, and on settings only through its read grant; nowhere writable else
+    assert not settings & {"dynamodb:PutItem", "dynamodb:UpdateItem", SCAN, *NEVER}
+    # Scan: on users only (a broadcast's segment)
     scanned = {resource for resource, actions in grants.items() if SCAN in actions}
-    assert scanned == {(tables["users"], ""), (tables["users"], INDEX), (tables["settings"], "")}
+    assert scanned == {(tables["users"], ""), (tables["users"], INDEX)}
     # nothing deletes or batch-writes, anywhere
     assert not any(actions & NEVER for actions in grants.values())
 

@@ -289,3 +289,83 @@ def test_a_deploy_without_any_provider_key_says_generation_is_off(
     monkeypatch.setenv("OPENAI_API_KEY", "sk-1")
     handler.handler(_event(standin, "Update", PhysicalResourceId="telegram-webhook"), None)
     assert "WARNING" not in standin.responses[1]["Reason"]
+
+
+CABINET = "https://d111111abcdef8.cloudfront.net/"
+MENU_BUTTON = {"type": "web_app", "text": "Cabinet", "web_app": {"url": CABINET}}
+
+
+def test_the_menu_button_is_set_to_open_the_cabinet(handler: ModuleType, standin: StandIn) -> None:
+    # given the stack passes the cabinet's menu button (infra.webhook_registration.menu_button)
+    event = _event(standin, "Update", PhysicalResourceId="telegram-webhook")
+    event["ResourceProperties"]["MenuButton"] = MENU_BUTTON
+
+    handler.handler(event, None)
+
+    # then the bot's default menu button (no chat_id: every private chat) opens the Mini App
+    assert standin.methods() == ["setWebhook", "setChatMenuButton"]
+    assert standin.calls[-1] == (TOKEN, "setChatMenuButton", {"menu_button": MENU_BUTTON})
+    (response,) = standin.responses
+    assert response["Status"] == "SUCCESS" and f"menu button opens {CABINET}" in response["Reason"]
+
+
+def test_a_refused_menu_button_fails_the_deploy(handler: ModuleType, standin: StandIn) -> None:
+    standin.answers["setChatMenuButton"] = (400, {"ok": False, "description": "Bad Request: invalid url"})
+    event = _event(standin, "Create")
+    event["ResourceProperties"]["MenuButton"] = MENU_BUTTON
+
+    handler.handler(event, None)
+
+    (response,) = standin.responses
+    assert response["Status"] == "FAILED"
+    assert "setChatMenuButton refused: Bad Request: invalid url" in response["Reason"]
+
+
+@pytest.mark.parametrize(
+    ("current", "reset"),
+    [
+        (MENU_BUTTON, True),  # still ours: back to the command list
+        ({"type": "web_app", "text": "Cabinet", "web_app": {"url": "https://other.example/"}}, False),
+        ({"type": "commands"}, False),
+    ],
+    ids=["ours", "another-cabinet", "commands"],
+)
+def test_delete_resets_the_menu_button_only_while_it_opens_this_cabinet(
+    handler: ModuleType, standin: StandIn, current: dict[str, Any], reset: bool
+) -> None:
+    standin.answers["getWebhookInfo"] = (200, {"ok": True, "result": {"url": URL}})
+    standin.answers["getChatMenuButton"] = (200, {"ok": True, "result": current})
+    event = _event(standin, "Delete", PhysicalResourceId="telegram-webhook")
+    event["ResourceProperties"]["MenuButton"] = MENU_BUTTON
+
+    handler.handler(event, None)
+
+    expected = ["getWebhookInfo", "deleteWebhook", "getChatMenuButton"]
+    assert standin.methods() == [*expected, "setChatMenuButton"] if reset else expected
+    if reset:
+        assert standin.calls[-1][2] == {"menu_button": {"type": "default"}}
+    assert standin.responses[0]["Status"] == "SUCCESS"
+
+
+def test_delete_succeeds_when_the_menu_button_cannot_be_reset(handler: ModuleType, standin: StandIn) -> None:
+    standin.answers["getWebhookInfo"] = (200, {"ok": True, "result": {"url": URL}})
+    standin.answers["getChatMenuButton"] = (500, {"ok": False, "description": "Internal Server Error"})
+    event = _event(standin, "Delete", PhysicalResourceId="telegram-webhook")
+    event["ResourceProperties"]["MenuButton"] = MENU_BUTTON
+
+    handler.handler(event, None)
+
+    (response,) = standin.responses
+    assert response["Status"] == "SUCCESS"
+    assert "webhook deleted; menu button reset skipped" in response["Reason"]
+
+
+def test_the_stack_passes_the_cabinet_url_as_the_menu_button(
+    template: Any, app_stack: Any, logical_id: Any
+) -> None:
+    domain = {"Fn::GetAtt": [logical_id(app_stack.site.distribution), "DomainName"]}
+    url = {"Fn::Join": ["", ["https://", domain, "/"]]}
+    template.has_resource_properties(
+        "Custom::TelegramWebhook",
+        {"MenuButton": {"type": "web_app", "text": "Cabinet", "web_app": {"url": url}}},
+    )

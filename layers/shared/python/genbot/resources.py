@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-# Tables: "read" (get, query, scan), "items" (get, query, put and update items, one by one or in
+# Tables: "read" (get, query: no scan), "items" (get, query, put and update items, one by one or in
 # transactions: no scan, delete or batch write), "items_scan" ("items" and scan: a broadcast
 # reads every user), "read_write" (everything on the table).
 # Buckets: "read", "write", "read_write" (object access).
