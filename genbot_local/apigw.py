@@ -5,21 +5,25 @@
 Gateway does (including its inference when a handler returns a bare dict or string).
 ``FrontDoor`` is a small HTTP server that routes real requests to every route declared in
 ``genbot.resources.FUNCTIONS[...].http_routes``, plus a few ``/local/...`` endpoints of the
-local stack itself (schedule triggers, health).
+local stack itself (schedule triggers, health), and, when given a ``StaticSite``, the cabinet's
+static files (``site/`` at ``/app/``, with a generated ``config.json``), as CloudFront serves
+them in AWS.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import mimetypes
 import re
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -234,6 +238,83 @@ def to_http(result: Any) -> HttpResponse:
     return HttpResponse(int(result["statusCode"]), headers, payload)
 
 
+SITE_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+    ".webp": "image/webp",
+    ".woff2": "font/woff2",
+}
+# What CloudFront's policy allows (infra/site.py ``csp``), for this machine: scripts from the site
+# only (the stand-in of telegram-web-app.js is served here), media from the local S3 (http), and
+# framed by the local web chat (another port of this host).
+LOCAL_CSP = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' http: https: data: blob:",
+        "media-src 'self' http: https: blob:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'self' http://127.0.0.1:* http://localhost:*",
+    )
+)
+
+
+@dataclass
+class StaticSite:
+    """Static files under ``prefix`` (``/app/``): ``root``'s files, plus ``generated`` bodies
+    (``config.json``) and ``extra`` files from elsewhere (the telegram-web-app.js stand-in)."""
+
+    root: Path
+    prefix: str = "/app/"
+    generated: dict[str, bytes] = field(default_factory=dict)
+    extra: dict[str, Path] = field(default_factory=dict)
+    csp: str = LOCAL_CSP
+
+    def handles(self, path: str) -> bool:
+        return path == self.prefix.rstrip("/") or path.startswith(self.prefix)
+
+    def serve(self, method: str, path: str) -> HttpResponse:
+        if method not in ("GET", "HEAD"):
+            return HttpResponse(405, [("Allow", "GET, HEAD"), ("Content-Type", "text/plain")], b"")
+        if path == self.prefix.rstrip("/"):
+            return HttpResponse(301, [("Location", self.prefix)], b"")
+        name = unquote(path[len(self.prefix) :]) or "index.html"
+        body = self._body(name)
+        if body is None:
+            return HttpResponse(404, [("Content-Type", "text/plain; charset=utf-8")], b"not found")
+        suffix = Path(name).suffix.lower()
+        kind = SITE_TYPES.get(suffix) or mimetypes.guess_type(name)[0] or "application/octet-stream"
+        headers = [
+            ("Content-Type", kind),
+            ("Cache-Control", "no-cache"),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Referrer-Policy", "no-referrer"),
+        ]
+        if suffix == ".html":
+            headers.append(("Content-Security-Policy", self.csp))
+        return HttpResponse(200, headers, body)
+
+    def _body(self, name: str) -> bytes | None:
+        if name in self.generated:
+            return self.generated[name]
+        if name in self.extra:
+            return self.extra[name].read_bytes() if self.extra[name].is_file() else None
+        root = self.root.resolve()
+        path = (root / name).resolve()
+        if root not in path.parents or not path.is_file() or any(p.startswith(".") for p in Path(name).parts):
+            return None
+        return path.read_bytes()
+
+
 Invoker = Callable[[str, dict[str, Any]], Any]
 LocalRoute = Callable[[str, str, bytes], tuple[int, dict[str, Any]]]
 
@@ -259,10 +340,12 @@ class FrontDoor:
         port: int = 0,
         route_table: Iterable[Route] | None = None,
         local: LocalRoute | None = None,
+        site: StaticSite | None = None,
     ) -> None:
         self.invoke = invoke
         self.routes = list(route_table) if route_table is not None else routes()
         self.local = local
+        self.site = site
         door = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -309,6 +392,8 @@ class FrontDoor:
                 [("Content-Type", "application/json")],
                 json.dumps(payload, ensure_ascii=False).encode(),
             )
+        if self.site is not None and self.site.handles(path):
+            return self.site.serve(method.upper(), path)
         found = find_route(method, path, self.routes)
         if found is None:
             return api_error(404, "Not Found")

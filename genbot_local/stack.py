@@ -56,6 +56,8 @@ LOCAL_BOT_USERNAME = "genbot_local_bot"
 LOCAL_YOOKASSA_SHOP_ID = "100500"
 LOCAL_YOOKASSA_SECRET_KEY = "local_standin_secret"  # noqa: S105 (the stand-in's, public)
 YOOKASSA_NOTIFICATIONS_PATH = "/yookassa/notifications"
+CABINET_PREFIX = "/app/"  # the cabinet (site/) on the front door
+WEBAPP_STUB = Path(__file__).parent / "webapp_stub.js"  # telegram-web-app.js, locally
 REAL_TELEGRAM = "https://api.telegram.org"
 DEFAULT_PREFIX = "genbot-local"
 EXIT_USAGE = 2
@@ -589,6 +591,8 @@ class LocalStack:
         parts = [p for p in path.split("/") if p]
         if parts == ["health"]:
             return 200, {"ok": True, "invocations": len(self.log.lines)}
+        if parts == ["webapp", "invoice"] and method == "POST":
+            return self._webapp_invoice(body)
         if parts == ["schedules"] and method == "GET":
             return 200, {"schedules": self.scheduler.describe() if self.scheduler else []}
         if len(parts) == 2 and parts[0] == "schedules" and method == "POST":
@@ -715,12 +719,73 @@ class LocalStack:
 
             self.front_door = FrontDoor(
                 self._http_invoke, host=cfg.host, port=cfg.api_port, local=self._local_route
-            ).start()
+            )
+            self.front_door.site = self._cabinet_site(self.front_door.base_url)
+            self.front_door.start()
+            if self.standin is not None:
+                # the web chat's menu button opens the cabinet, signed for the chat's user
+                self.standin.webapp_url = self.cabinet_url
             if self.yookassa is not None:
                 self.yookassa.notify_url = f"{self.front_door.base_url}{YOOKASSA_NOTIFICATIONS_PATH}"
         self.poller.start()
         self._write_env_file()
         self._started = True
+
+    @property
+    def cabinet_url(self) -> str | None:
+        """The cabinet (``site/``) as the front door serves it, or None without a front door."""
+        return f"{self.front_door.base_url}{CABINET_PREFIX}" if self.front_door is not None else None
+
+    def _cabinet_site(self, api_base: str) -> Any:
+        """``site/`` at ``/app/`` with the ``config.json`` a deploy writes (the API's URL, the
+        bot's name), plus the stand-in of telegram-web-app.js (no network here)."""
+        import json
+
+        from genbot_local.apigw import StaticSite
+        from genbot_local.invoke import ROOT
+
+        config = {
+            "api_url": f"{api_base}/",
+            "bot_username": str(self.bot.get("username") or ""),
+            "telegram_js": f"{CABINET_PREFIX}{WEBAPP_STUB.name}",
+        }
+        return StaticSite(
+            root=ROOT / "site",
+            prefix=CABINET_PREFIX,
+            generated={"config.json": json.dumps(config).encode()},
+            extra={WEBAPP_STUB.name: WEBAPP_STUB},
+        )
+
+    def _webapp_invoice(self, body: bytes) -> tuple[int, dict[str, Any]]:
+        """The stand-in's ``openInvoice``: pay an invoice link as its user (pre_checkout_query,
+        the bot's answer, successful_payment), then tell the Mini App how it ended, as Telegram's
+        invoice screen does ("paid" / "failed")."""
+        import json
+
+        if self.standin is None:
+            return 404, {"status": "failed", "error": "no Bot API stand-in (real Telegram)"}
+        try:
+            request = json.loads(body or b"{}")
+            user_id, link = int(request["user_id"]), str(request["link"])
+        except (ValueError, KeyError, TypeError):
+            return 400, {"status": "failed", "error": "user_id and link are required"}
+        invoice = self.standin.invoice(user_id, link=link)
+        if invoice is None:
+            return 404, {"status": "failed", "error": "no such invoice link"}
+        update = self.standin.start_payment(user_id, invoice)
+        query_id = update["pre_checkout_query"]["id"]
+        try:
+            answer = self.standin.wait_for(
+                lambda call: (
+                    call.method.lower() == "answerprecheckoutquery"
+                    and str(call.params.get("pre_checkout_query_id")) == query_id
+                ),
+                timeout=12,
+            )
+        except TimeoutError:
+            return 200, {"status": "failed", "error": "the bot did not answer the pre-checkout query"}
+        ok = answer.params.get("ok") in (True, "true", "True")
+        return 200, {"status": "paid" if ok else "failed"}
 
     def _settings(self) -> Any:
         from genbot.config import ConfigError, get_settings
@@ -995,6 +1060,10 @@ class LocalStack:
         if self.front_door is not None:
             lines.append(
                 f"  HTTP API          {self.front_door.base_url}  (routes of functions/*, /local/...)"
+            )
+            lines.append(
+                f"  Cabinet           {self.cabinet_url}  (the Mini App; open it from the web chat's "
+                "Cabinet button, signed in as the chat's user)"
             )
         lines.append(f"  AWS (moto)        {self.env.get('AWS_ENDPOINT_URL')}  prefix {cfg.prefix}")
         lines.append(f"  YooKassa          {self.yookassa_line()}")

@@ -16,6 +16,11 @@ JSON endpoints (all under ``/webchat/api/``):
 - ``POST callback``  {user_id, message_id, data}
 - ``POST pay``       {user_id, message_id} or {user_id, link}
 - ``GET  file/{file_id}``               the stored bytes of a photo/video/document
+- ``GET  webapp?user_id=&scheme=``      the cabinet's launch URL for the chat's menu button:
+                                        ``<webapp_url>#tgWebAppData=<initData signed with the
+                                        bot's token>&tgWebAppVersion=&tgWebAppPlatform=web&
+                                        tgWebAppThemeParams=<JSON>``, as Telegram opens a Mini App
+                                        (404 when the stack serves no cabinet)
 """
 
 from __future__ import annotations
@@ -34,6 +39,58 @@ if TYPE_CHECKING:
 STATIC = Path(__file__).parent / "webchat"
 _CONTENT_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
 _MEDIA_KINDS = ("photo", "video", "animation", "voice", "document")
+WEBAPP_VERSION = "8.0"
+# Telegram Web's theme parameters (light and dark), handed to the Mini App like Telegram does
+THEMES: dict[str, dict[str, str]] = {
+    "light": {
+        "bg_color": "#ffffff",
+        "text_color": "#000000",
+        "hint_color": "#707579",
+        "link_color": "#3390ec",
+        "button_color": "#3390ec",
+        "button_text_color": "#ffffff",
+        "secondary_bg_color": "#f4f4f5",
+        "header_bg_color": "#ffffff",
+        "accent_text_color": "#3390ec",
+        "section_bg_color": "#ffffff",
+        "section_header_text_color": "#3390ec",
+        "subtitle_text_color": "#707579",
+        "destructive_text_color": "#e53935",
+    },
+    "dark": {
+        "bg_color": "#212121",
+        "text_color": "#ffffff",
+        "hint_color": "#aaaaaa",
+        "link_color": "#8774e1",
+        "button_color": "#8774e1",
+        "button_text_color": "#ffffff",
+        "secondary_bg_color": "#181818",
+        "header_bg_color": "#212121",
+        "accent_text_color": "#8774e1",
+        "section_bg_color": "#212121",
+        "section_header_text_color": "#8774e1",
+        "subtitle_text_color": "#aaaaaa",
+        "destructive_text_color": "#ff595a",
+    },
+}
+
+
+def webapp_launch_url(
+    base_url: str, token: str, user: dict[str, Any], scheme: str = "light", *, auth_date: int | None = None
+) -> str:
+    """The URL Telegram opens a Mini App with: launch parameters in the fragment, ``initData``
+    signed with the bot's token for ``user`` (``genbot_local.webapp.sign_init_data``)."""
+    from urllib.parse import urlencode
+
+    from genbot_local.webapp import sign_init_data
+
+    params = {
+        "tgWebAppData": sign_init_data(token, user, auth_date=auth_date),
+        "tgWebAppVersion": WEBAPP_VERSION,
+        "tgWebAppPlatform": "web",
+        "tgWebAppThemeParams": json.dumps(THEMES.get(scheme, THEMES["light"]), separators=(",", ":")),
+    }
+    return f"{base_url}#{urlencode(params)}"
 
 
 def _json(payload: Any, status: int = 200) -> web.Response:
@@ -130,6 +187,7 @@ def add_routes(app: web.Application, standin: BotApiStandIn) -> None:
             {
                 "bot": standin.bot_user,
                 "timezone": standin.timezone,
+                "webapp": bool(getattr(standin, "webapp_url", None)),
                 "users": [
                     {"id": u.id, "first_name": u.first_name, "language_code": u.language_code}
                     for u in standin.users()
@@ -214,6 +272,22 @@ def add_routes(app: web.Application, standin: BotApiStandIn) -> None:
             raise web.HTTPNotFound()
         return web.Response(body=stored.data, content_type=stored.mime_type)
 
+    async def webapp(request: web.Request) -> web.Response:
+        base_url = getattr(standin, "webapp_url", None)
+        if not base_url:
+            raise _fail(404, "no cabinet: the local stack serves it (genbot dev)")
+        user_id = _user_id(request.query.get("user_id"))
+        user = _known_user(user_id)
+        signed_user = {
+            "id": user_id,
+            "first_name": user["first_name"],
+            "language_code": user["language_code"],
+            "allows_write_to_pm": True,
+        }
+        scheme = "dark" if request.query.get("scheme") == "dark" else "light"
+        url = webapp_launch_url(str(base_url), standin.token, signed_user, scheme)
+        return _json({"url": url, "scheme": scheme})
+
     def _known_user(user_id: int) -> dict[str, Any]:
         for user in standin.users():
             if user.id == user_id:
@@ -230,6 +304,7 @@ def add_routes(app: web.Application, standin: BotApiStandIn) -> None:
     app.router.add_post("/webchat/api/callback", callback)
     app.router.add_post("/webchat/api/pay", pay)
     app.router.add_get("/webchat/api/file/{file_id}", file)
+    app.router.add_get("/webchat/api/webapp", webapp)
     app.router.add_get("/webchat/{name}", static)
 
 

@@ -17,7 +17,8 @@ from genbot_local.apigw import FrontDoor, Route, build_event, find_route, routes
 from genbot_local.poller import webhook_event
 
 CABINET = {
-    "cabinet_api": FunctionSpec(
+    **FUNCTIONS,
+    "cabinet_api": FunctionSpec(  # routes of every shape the front door must match
         name="cabinet_api",
         timeout_seconds=10,
         http_routes=(
@@ -26,7 +27,6 @@ CABINET = {
             ("ANY", "/api/{proxy+}"),
         ),
     ),
-    **FUNCTIONS,
 }
 
 

@@ -104,6 +104,7 @@ function selectUser(userId) {
   renderUsers();
   $("messages").replaceChildren();
   if (state.poll) state.poll.abort();
+  if (webapp.userId != null) openWebApp(); // the cabinet follows the chat's user
 }
 
 $("new-user").addEventListener("submit", async (event) => {
@@ -634,6 +635,70 @@ $("commands-button").addEventListener("click", () => {
   $("commands").hidden = !$("commands").hidden;
 });
 
+// -- the menu button: the cabinet (a Mini App) in a side panel --------------------------------
+// The stand-in signs initData for the chat's user; the panel speaks the {eventType, eventData}
+// messages Telegram's web clients exchange with a Mini App's frame.
+
+const webapp = { scheme: window.matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light", userId: null };
+
+async function openWebApp() {
+  if (state.userId == null) return;
+  try {
+    const launch = await api(`webapp?user_id=${state.userId}&scheme=${webapp.scheme}`);
+    webapp.userId = state.userId;
+    $("webapp-frame").src = launch.url;
+    $("webapp-panel").hidden = false;
+    document.querySelector(".app").classList.add("with-webapp");
+  } catch (error) {
+    toast(`The cabinet can't open: ${error.message}`);
+  }
+}
+
+function closeWebApp() {
+  $("webapp-panel").hidden = true;
+  $("webapp-frame").removeAttribute("src");
+  document.querySelector(".app").classList.remove("with-webapp");
+  webapp.userId = null;
+}
+
+async function switchWebAppTheme() {
+  webapp.scheme = webapp.scheme === "dark" ? "light" : "dark";
+  if (webapp.userId == null) return;
+  const launch = await api(`webapp?user_id=${webapp.userId}&scheme=${webapp.scheme}`);
+  const params = JSON.parse(new URLSearchParams(new URL(launch.url).hash.slice(1)).get("tgWebAppThemeParams"));
+  const message = { eventType: "theme_changed", eventData: { theme_params: params } };
+  $("webapp-frame").contentWindow.postMessage(JSON.stringify(message), "*");
+}
+
+window.addEventListener("message", (event) => {
+  if (event.source !== $("webapp-frame").contentWindow) return;
+  let message;
+  try {
+    message = JSON.parse(event.data);
+  } catch {
+    return;
+  }
+  const data = message.eventData || {};
+  if (message.eventType === "web_app_close") closeWebApp();
+  else if (message.eventType === "web_app_open_link" || message.eventType === "web_app_request_file_download") {
+    window.open(data.url, "_blank", "noopener");
+  } else if (message.eventType === "web_app_open_tg_link") {
+    const link = new URL(data.path_full || "/", "https://t.me");
+    const start = link.searchParams.get("start");
+    if (state.bot && link.pathname.slice(1).toLowerCase() === state.bot.username.toLowerCase()) {
+      // a link to this bot: Telegram opens the chat and sends /start <parameter>
+      closeWebApp();
+      if (start != null) sendText(`/start ${start}`);
+    } else {
+      toast(`Telegram would open t.me${data.path_full}`);
+    }
+  }
+});
+
+$("menu-button").addEventListener("click", openWebApp);
+$("webapp-close").addEventListener("click", closeWebApp);
+$("webapp-theme").addEventListener("click", () => switchWebAppTheme().catch((error) => toast(error.message)));
+
 // -- start --------------------------------------------------------------------------------------
 
 async function start() {
@@ -641,6 +706,7 @@ async function start() {
   state.bot = session.bot;
   if (session.timezone) setZone(session.timezone);
   state.users = session.users;
+  $("menu-button").hidden = !session.webapp;
   $("bot-name").textContent = `${session.bot.first_name} @${session.bot.username}`;
   $("bot-avatar").textContent = initials(session.bot.first_name);
   document.title = `${session.bot.first_name} — local web chat`;
