@@ -261,3 +261,22 @@ def test_a_video_button_from_before_the_keys_changed_charges_nothing(user, monke
 
     assert "больше не работает" in answer["text"]
     assert User.get(USER).balance == 30 and list(Job.scan()) == []
+
+
+def test_the_cabinets_generate_again_link_offers_the_users_own_job_for_confirmation(
+    chat_user, aws, jobs, order_image, telegram
+) -> None:
+    person = chat_user(626262)
+    person.start()
+    order_image(person, "a castle in the clouds")
+    jobs.drain()
+    (job,) = [j for j in Job.scan() if j.user_id == 626262]
+
+    offered = person.send(f"/start again_{job.job_id}")
+    assert "a castle in the clouds" in offered["text"] and any("Запустить" in b for b in person.buttons())
+    assert len([j for j in Job.scan() if j.user_id == 626262]) == 1  # nothing started unasked
+
+    stranger = chat_user(636363)
+    stranger.start()
+    refused = stranger.send(f"/start again_{job.job_id}")  # someone else's job
+    assert "не повторить" in refused["text"]

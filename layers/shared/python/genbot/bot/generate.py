@@ -35,7 +35,7 @@ from genbot.providers.moderation import check_prompt
 from genbot.store.models import Job, User
 from genbot.telegram.callbacks import DraftAction, DraftCb, ResultAction, ResultCb
 from genbot.users import Draft, Step, clear_draft, draft_of, save_draft
-from genbot.vocab import NEEDS_PHOTO, Mode, Tier
+from genbot.vocab import MODES, NEEDS_PHOTO, Mode, Tier
 
 router = Router(name="generate")
 
@@ -503,6 +503,19 @@ def _repeat(job: Job, *, fresh: bool) -> Draft:
         file_id=job.input_file_id,
         prompt=job.prompt,
         variant=int(job.variant or 0) + (1 if fresh else 0),
+    )
+
+
+async def again_from_link(message: Message, job_id: str, user: User, settings: Settings, bot: Bot) -> Any:
+    """``/start again_<job>`` (the cabinet's "generate again"): the user's own job's request as a
+    new draft to confirm (never started unasked: it costs credits)."""
+    job = service.get(job_id) if job_id else None
+    if job is None or int(job.user_id) != int(user.user_id) or job.mode not in MODES:
+        return message.answer(
+            _("That generation can't be repeated from here. Press «🎨 Generate» to start a new one.")
+        )
+    return await _show_new(
+        bot, message.chat.id, _repeat(job, fresh=False), user, Offer(settings), draft_of(user)
     )
 
 

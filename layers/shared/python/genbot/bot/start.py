@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiogram import Bot, Router, html
 from aiogram.filters import CommandObject, CommandStart
-from aiogram.methods import SendMessage
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
+from genbot.bot.generate import again_from_link
 from genbot.bot.keyboards import main_menu
 from genbot.bot.referrals import tell_referrer
 from genbot.bot.texts import credits
@@ -17,6 +19,7 @@ from genbot.store.models import User
 from genbot.users import register
 
 router = Router(name="start")
+AGAIN = "again_"  # /start again_<job id>: the cabinet's "generate again"
 
 
 def parse_referrer(args: str | None) -> int | None:
@@ -29,11 +32,14 @@ def parse_referrer(args: str | None) -> int | None:
 @router.message(CommandStart())
 async def start(
     message: Message, command: CommandObject, db_user: User | None, settings: Settings, bot: Bot
-) -> SendMessage:
-    """Register someone new (once) and show the main menu."""
+) -> Any:
+    """Register someone new (once) and show the main menu; ``again_<job>`` (from the cabinet)
+    offers that generation again."""
     sender = message.from_user
     assert sender is not None
     name = sender.first_name
+    if db_user is not None and command.args and command.args.startswith(AGAIN):
+        return await again_from_link(message, command.args[len(AGAIN) :], db_user, settings, bot)
     if db_user is not None:
         return message.answer(
             _("Welcome back, {name}! Balance: {balance}.").format(
