@@ -18,7 +18,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from genbot.resources import FUNCTIONS
-from infra.functions import ITEM_ACTIONS, READ_ACTIONS
+from infra.functions import TABLE_ACTIONS
 from infra.settings import DeploySettings, SettingsError
 from infra.site import LONG_CACHE, SHORT_CACHE, MissingSiteError, csp
 from infra.stack import GenbotStack
@@ -376,8 +376,15 @@ def test_cabinet_api_role_is_exactly_its_tables_and_presigned_media_reads(
     )
     statements = [st for p in policies.values() for st in p["Properties"]["PolicyDocument"]["Statement"]]
     grants: dict[str, set[str]] = {}
+    keyed: dict[str, Any] = {}
     for statement in statements:
-        assert statement["Effect"] == "Allow" and "Condition" not in statement
+        assert statement["Effect"] == "Allow"
+        if "Condition" in statement:  # the operator's settings items, by their keys
+            keyed[json.dumps(statement["Resource"], sort_keys=True)] = (
+                set(statement["Action"]),
+                statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
+            )
+            continue
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         resources = (
             statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
@@ -399,13 +406,29 @@ def test_cabinet_api_role_is_exactly_its_tables_and_presigned_media_reads(
         arn(app_stack.media.buckets["media"], "/media/*"): {"s3:GetObject"},
     }
     for table, access in FUNCTIONS["cabinet_api"].tables.items():
-        actions = set({"items": ITEM_ACTIONS, "read": READ_ACTIONS}[access])
+        actions = set(TABLE_ACTIONS[access])
         expected[arn(app_stack.tables.tables[table])] = actions
         if app_stack.tables.specs[table].indexes:  # and its indexes, when it has some
             expected[arn(app_stack.tables.tables[table], "/index/*")] = actions
+    for queue in FUNCTIONS["cabinet_api"].sends_to:  # an admin's broadcast starts
+        queue_arn = json.dumps({"Fn::GetAtt": [logical_id(app_stack.queues.queues[queue].queue), "Arn"]})
+        expected[queue_arn] = grants.get(queue_arn, set())
+        assert {a for a in expected[queue_arn] if not a.startswith("sqs:")} == set()
+        assert "sqs:SendMessage" in expected[queue_arn]
     assert grants == expected
+    # the admin section scans for the ledger audit, revenue and promo codes, nothing else
+    scanned = {t for t, access in FUNCTIONS["cabinet_api"].tables.items() if access == "items_scan"}
+    assert scanned == {"users", "ledger", "jobs", "payments", "promo"}
+    # writes to settings only to the operator's four items
+    settings_arn = arn(app_stack.tables.tables["settings"])
+    assert keyed == {
+        settings_arn: (
+            {"dynamodb:PutItem", "dynamodb:UpdateItem"},
+            ["prices*", "packs*", "catalog*", "subscription*"],
+        )
+    }
     every_action = set().union(*grants.values())
-    assert not every_action & {"dynamodb:Scan", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+    assert not every_action & {"dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
     assert not {a for a in every_action if a.startswith("s3:") and a != "s3:GetObject"}  # no list, no write
 
 

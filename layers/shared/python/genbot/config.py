@@ -103,6 +103,7 @@ class Settings(BaseSettings):
     promo_table: str = "genbot-promo"
     broadcasts_table: str = "genbot-broadcasts"
     conversations_table: str = "genbot-conversations"
+    admin_log_table: str = "genbot-admin-log"
     jobs_queue_url: str = ""
     broadcasts_queue_url: str = ""
     jobs_dlq_arn: str = ""  # records from this queue are jobs that ran out of retries
@@ -199,6 +200,8 @@ class Settings(BaseSettings):
     # and the site's origin for CORS (empty: no CORS headers, the site shares the API's origin)
     cabinet_auth_max_age: PositiveInt = 86400
     cabinet_origin: str = ""
+    # the cabinet's URL (the Mini App): /admin's button opens its admin section; empty: no button
+    cabinet_url: str = ""
 
     @field_validator("gemini_api_keys", "blocked_words", mode="before")
     @classmethod

@@ -159,13 +159,21 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         # the Mini App's JSON API (docs/cabinet-api.md); CORS for the cabinet's origin only
         http_routes=(("ANY", "/cabinet/{proxy+}"),),
         tables={
-            "users": "items",
-            "ledger": "items",
-            "jobs": "read",
-            "payments": "items",
-            "promo": "items",
+            # the admin section's ledger audit (genbot.ledger.audit) reads both whole tables
+            "users": "items_scan",
+            "ledger": "items_scan",
+            # the admin's generations and chat usage: no time index on jobs. "items_scan" is the
+            # only access with Scan; the function never writes a job
+            "jobs": "items_scan",
+            "payments": "items_scan",  # the admin's revenue by day: no time index on payments
+            "promo": "items_scan",  # the admin's list of codes (one item per code: small)
             "settings": "read",
+            "broadcasts": "items",  # the admin section's broadcasts: draft, start, progress
+            "admin_log": "items",  # the admin section's audit log (genbot.cabinet.admin)
         },
+        # an operator edits prices, packs, the catalog and the subscription's terms; nothing else
+        write_prefixes={"settings": ("prices", "packs", "catalog", "subscription")},
+        sends_to=("broadcasts",),  # an admin's broadcast starts: its first selection message
         buckets={"media": "read"},  # presigned GETs of the user's own results
     ),
 }

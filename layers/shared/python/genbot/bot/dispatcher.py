@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiogram import Dispatcher
 
 from genbot.bot import (
+    admin,
     assistant,
     balance,
     bonus,
@@ -40,6 +41,7 @@ def build_dispatcher() -> Dispatcher:
         promo.router,
         subscribe.router,  # before buy: its filtered payment handlers take sub_ payloads
         buy.router,
+        admin.router,  # operators only; anyone else's /admin falls through
         broadcast.router,  # admins only; anyone else's /broadcast falls through
         help.router,
         assistant.router,  # before generate: assistant mode takes text, voice and photos

@@ -26,7 +26,7 @@ from aws_lambda_powertools.event_handler.openapi.models import APIKey
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException
 
-from genbot.cabinet import generations, ledger, me, promo, settings, shop
+from genbot.cabinet import admin, generations, ledger, me, promo, settings, shop
 from genbot.cabinet.auth import LANGUAGE, SCHEME
 from genbot.cabinet.errors import (
     CabinetError,
@@ -42,7 +42,7 @@ from genbot.ledger.errors import ContentionError
 from genbot.observability import logger, metrics
 
 PREFIX = "/cabinet"
-ROUTERS = (me, ledger, generations, shop, promo, settings)
+ROUTERS = (me, ledger, generations, shop, promo, settings, admin)
 SWAGGER_ENV = "CABINET_SWAGGER"
 TITLE = "genbot cabinet API"
 VERSION = "1"

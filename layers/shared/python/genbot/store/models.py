@@ -391,3 +391,22 @@ class ChatMessage(Model):
     tokens = NumberAttribute(default=0)  # the provider's count where known, else an estimate
     image = BooleanAttribute(null=True)  # the question came with a photo (not kept)
     expiration = TTLAttribute()
+
+
+class AdminAction(Model):
+    """One operator action in the admin section (``genbot.cabinet.admin``): who did what to
+    which target, the state before and after, and why. Partitioned by UTC day, newest last in
+    each day (``at_id``: 13-digit epoch ms and a random suffix), so "the latest actions" is a
+    Query of today, then yesterday, and so on."""
+
+    class Meta(_Meta):
+        table_name = FromSettings("admin_log_table")
+
+    day = UnicodeAttribute(hash_key=True)  # YYYY-MM-DD (UTC)
+    at_id = UnicodeAttribute(range_key=True)  # "<epoch ms, 13 digits>#<random>"
+    admin_id = NumberAttribute()
+    action = UnicodeAttribute()
+    target = UnicodeAttribute(default="")
+    before = JSONAttribute(null=True)
+    after = JSONAttribute(null=True)
+    reason = UnicodeAttribute(null=True)

@@ -14,6 +14,7 @@ from pynamodb.indexes import Index, LocalSecondaryIndex
 from pynamodb.models import Model
 
 from genbot.store.models import (
+    AdminAction,
     BroadcastItem,
     ChatMessage,
     IdempotencyRecord,
@@ -36,6 +37,7 @@ MODELS: dict[str, tuple[type[Model], str]] = {
     "promo": (PromoCode, "PROMO_TABLE"),
     "broadcasts": (BroadcastItem, "BROADCASTS_TABLE"),
     "conversations": (ChatMessage, "CONVERSATIONS_TABLE"),
+    "admin_log": (AdminAction, "ADMIN_LOG_TABLE"),
 }
 
 
