@@ -21,6 +21,8 @@ import copy
 import enum
 import itertools
 import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -273,3 +275,17 @@ class ChatUser:
             if label_part in text:
                 return self.press(data)
         raise AssertionError(f"no button with {label_part!r} in {list(self.buttons())}")
+
+
+def eventually(check: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
+    """Poll ``check`` until it returns something truthy (its value) or ``timeout`` seconds pass
+    (AssertionError naming ``what``). A bound for asynchronous work, never an expectation of
+    speed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,43 +25,14 @@ from genbot.ledger import Posting, apply
 from genbot.ledger.audit import audit
 from genbot.payments import promo
 from genbot.store.models import Job, User
-from genbot_local.aws import free_port
 from genbot_local.botapi.webchat import THEMES, webapp_launch_url
-from genbot_local.stack import LocalStack, StackConfig
+from genbot_local.simulate import eventually
+from genbot_local.stack import LocalStack
 
 pytestmark = pytest.mark.e2e
 WAIT = 60  # seconds: a bound, never an expectation
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
-
-
-def eventually(check: Callable[[], Any], timeout: float = WAIT, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
-@pytest.fixture
-def stack(aws, moto_endpoint: str, tmp_path: Path) -> Iterator[LocalStack]:
-    config = StackConfig(
-        port=free_port(),
-        api_port=0,
-        aws_endpoint=moto_endpoint,
-        prefix="genbot",  # the names the test process's models already use
-        bot_token=None,  # the Bot API stand-in
-        sqs_wait_seconds=1,
-        poll_timeout=1,
-        env_file=tmp_path / "env",
-        extra_env={"VIDEO_POLL_SECONDS": "1"},
-    )
-    running = LocalStack(config, out=io.StringIO()).start()
-    yield running
-    running.stop()
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,42 +28,12 @@ from genbot.resources import BUCKETS, QUEUES
 from genbot.store.models import Job, LedgerEntry, User
 from genbot.store.tables import table_specs
 from genbot_local.aws import free_port
-from genbot_local.stack import LocalStack, StackConfig
+from genbot_local.simulate import eventually
+from genbot_local.stack import LocalStack
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 WAIT = 60  # seconds: a bound, never an expectation
-
-
-def eventually(check: Callable[[], Any], timeout: float = WAIT, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
-@pytest.fixture
-def stack(aws, moto_endpoint: str, tmp_path: Path) -> Iterator[LocalStack]:
-    config = StackConfig(
-        port=free_port(),
-        api_port=0,
-        aws_endpoint=moto_endpoint,
-        prefix="genbot",  # the names the test process's models already use
-        bot_token=None,  # the Bot API stand-in
-        sqs_wait_seconds=1,
-        poll_timeout=1,
-        env_file=tmp_path / "env",
-        extra_env={"VIDEO_POLL_SECONDS": "1"},  # the video is polled through 1 s delayed messages
-    )
-    out = io.StringIO()
-    running = LocalStack(config, out=out).start()
-    running.output = out  # type: ignore[attr-defined]
-    yield running
-    running.stop()
 
 
 class Person:
