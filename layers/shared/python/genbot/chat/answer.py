@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import html
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aiogram import Bot
@@ -58,7 +58,6 @@ class Shower:
     blocked_until: float = 0.0
     first_shown_at: float | None = None
     shown: int = 0  # pieces Telegram took (drafts or edits)
-    skipped: list[str] = field(default_factory=list)
 
     async def update(self, markdown: str) -> None:
         now = time.monotonic()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -30,7 +29,6 @@ from genbot.store.models import DUE, User
 from genbot.telegram.pacing import Pacer, pacer
 from genbot.telegram.sending import Disposition, SendFailure, send
 from genbot.users import set_blocked
-from genbot.users.notices import local_day, local_moment
 from genbot.vocab import NoticeKind
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
@@ -161,13 +159,6 @@ def run_due(task: str, index: Any, settings: Settings, now: float | None, decide
             logger.warning("notify run out of time; the rest stay due", extra={"task": task})
             break
     return log_run(report)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-__all__ = ["local_day", "local_moment"]  # the clock in the app's time zone (genbot.users.notices)
 
 
 def log_run(report: RunReport) -> dict[str, Any]:
