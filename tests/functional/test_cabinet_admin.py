@@ -17,7 +17,7 @@ import pytest
 from genbot.config import get_settings
 from genbot.ledger.audit import audit
 from genbot.resources import QUEUES
-from genbot.store.models import AdminAction, Job, LedgerEntry, Payment, PromoCode, SettingItem, User, now_ms
+from genbot.store.models import AdminAction, Job, LedgerEntry, Payment, PromoCode, SettingItem, User
 from genbot_local.invoke import LocalContext, invoke, load_handler
 from genbot_local.simulate import BOT_TOKEN
 from genbot_local.sqs_driver import SqsDriver
@@ -88,6 +88,7 @@ def log() -> list[AdminAction]:
 
 ROUTES = [
     ("GET", "/admin/stats", None),
+    ("GET", "/admin/jobs/failed", None),
     ("GET", f"/admin/users/{ANNA}", None),
     ("POST", f"/admin/users/{ANNA}/block", {"reason": "x"}),
     ("POST", f"/admin/users/{ANNA}/unblock", {"reason": "x"}),
@@ -123,15 +124,41 @@ def test_the_schema_lists_every_admin_route(call: Call) -> None:
     assert {f"/cabinet/admin/{p}" for p in ("stats", "users/<user_id>", "log", "audit", "promo")} <= paths
 
 
-def test_user_lookup_block_and_unblock(operator, anna, call: Call) -> None:
+def test_user_lookup_ban_and_unban(operator, anna, call: Call, telegram_update, deliver) -> None:
     status, view = call("GET", f"/admin/users/{ANNA}")
     assert status == 200, view
-    assert view["user"]["balance"] == get_settings().free_credits and view["user"]["blocked"] is False
+    assert view["user"]["balance"] == get_settings().free_credits
+    assert (view["user"]["blocked"], view["user"]["banned"]) == (False, False)
     assert [e["kind"] for e in view["ledger"]] == ["welcome"] and view["payments"] == []
     status, facts = call("POST", f"/admin/users/{ANNA}/block", body={"reason": "spam"})
-    assert status == 200 and facts["blocked"] is True and User.get(ANNA).blocked
+    assert status == 200 and facts["banned"] is True and facts["blocked"] is False
+    assert User.get(ANNA).banned
+
+    # banned: the bot answers with one notice and does nothing else, in the user's language
+    seen = anna.send("🎨 Создать")
+    assert seen["method"] == "sendMessage" and seen["text"] == "Доступ к боту приостановлен."
+    alert = anna.press("gen:mode:image")
+    assert alert["method"] == "answerCallbackQuery" and alert["show_alert"] is True
+    checkout = telegram_update("pre_checkout_query", user_id=ANNA)
+    checkout["pre_checkout_query"].update(
+        {"invoice_payload": f"pack_s:20:100:{ANNA}", "total_amount": 100, "currency": "XTR"}
+    )
+    declined = json.loads(deliver(checkout)["body"])
+    assert declined["method"] == "answerPreCheckoutQuery" and declined["ok"] is False
+    assert Job.count() == 0
+    status, refused = call("GET", "/me", user_id=ANNA)
+    assert status == 403 and refused["error"]["code"] == "banned"
+    status, mine = call("GET", "/me")  # the operator is not affected
+    assert status == 200, mine
+
     status, facts = call("POST", f"/admin/users/{ANNA}/unblock", body={})
-    assert status == 200 and facts["blocked"] is False and not User.get(ANNA).blocked
+    assert status == 200 and facts["banned"] is False and not User.get(ANNA).banned
+    assert anna.send("/balance")["text"] != "Доступ к боту приостановлен."
+    assert call("GET", "/me", user_id=ANNA)[0] == 200
+    assert [(a.action, a.before, a.after) for a in log()] == [
+        ("block", {"banned": False}, {"banned": True}),
+        ("unblock", {"banned": True}, {"banned": False}),
+    ]
     status, answer = call("GET", "/admin/users/999999")
     assert status == 404 and answer["error"]["code"] == "not_found"
 
@@ -211,33 +238,90 @@ def test_refund_of_a_stars_payment_through_the_bot_api(
     assert [(r["currency"], r["payments"], r["amount"]) for r in stats["revenue"]] == [("XTR", 1, 100)]
 
 
-def test_stats_count_generations_by_mode_and_provider_and_chat_cost(operator, anna, call: Call) -> None:
-    def job(job_id: str, **fields: Any) -> None:
-        values: dict[str, Any] = {"mode": "image", "prompt": "p", "price": 2, "provider": "gemini"} | fields
-        Job(job_id, user_id=ANNA, chat_id=ANNA, **values).save()
-
-    job("j1", status="succeeded")
-    job("j2", status="failed")
-    job("j3", mode="video", provider="gemini", status="succeeded", price=10)
-    job(
-        "j4",
-        mode="chat",
-        provider=None,
-        status="succeeded",
-        price=0,
-        tokens_in=100,
-        tokens_out=50,
-        cost_micro_usd=1500,
+def test_stats_count_what_happened_once_each_from_counters(
+    operator, anna, jobs, order_image, deliver, telegram_update, call: Call
+) -> None:
+    """Real flows (a picture, a refused one, a redelivered job message, a Stars payment
+    delivered twice and refunded twice) each counted once, on today's row of the window."""
+    anna.start()  # a repeated /start registers nobody
+    order_image(anna, "a lighthouse at dusk")
+    order_image(anna, "please refuse this one")
+    jobs.drain()
+    jobs.make_all_visible()
+    jobs.drain()  # redelivered messages finish nothing twice
+    picture = next(j for j in Job.scan() if j.user_id == ANNA and j.status == "succeeded")
+    refused = next(j for j in Job.scan() if j.user_id == ANNA and j.status == "failed")
+    charge = f"stxSTATS{uuid.uuid4().hex[:12]}"
+    update = telegram_update("message_successful_payment", user_id=ANNA)
+    update["message"]["successful_payment"].update(
+        {
+            "invoice_payload": f"pack_s:20:100:{ANNA}",
+            "total_amount": 100,
+            "telegram_payment_charge_id": charge,
+        }
     )
-    job("j-old", status="succeeded", created_at=now_ms() - 40 * 86_400_000)
+    deliver(update)
+    update["update_id"] += 1  # Telegram's retry of the same payment under a new update id
+    deliver(update)
+    for _ in range(2):
+        status, _result = call(
+            "POST", f"/admin/payments/{quote(f'stars#{charge}', safe='')}/refund", body={"reason": "asked"}
+        )
+        assert status == 200
+
     status, stats = call("GET", "/admin/stats")
     assert status == 200, stats
-    assert stats["users_total"] >= 2 and stats["days"] == 30 and stats["revenue"] == []
+    assert len(stats["daily"]) == 30 and stats["days"] == 30
+    *before, today = stats["daily"]
+    assert all(d["new_users"] == d["generations"] == d["stars"] == 0 for d in before)
+    price = int(picture.price)
+    assert today == {
+        "day": today["day"],
+        "new_users": 2,  # the operator and Anna
+        "active_users": 2,
+        "generations": 2,
+        "failed": 1,
+        "chat_messages": 0,
+        "credits_sold": 20,
+        "credits_spent": price,
+        "stars": 100,
+        "rub_kopecks": 0,
+    }
+    # a job refused before any provider served it counts with no provider
     assert stats["generations"] == [
-        {"mode": "image", "provider": "gemini", "jobs": 2, "succeeded": 1, "failed": 1, "credits": 2},
-        {"mode": "video", "provider": "gemini", "jobs": 1, "succeeded": 1, "failed": 0, "credits": 10},
+        {"mode": "image", "provider": None, "jobs": 1, "succeeded": 0, "failed": 1, "credits": 0},
+        {
+            "mode": "image",
+            "provider": picture.provider,
+            "jobs": 1,
+            "succeeded": 1,
+            "failed": 0,
+            "credits": price,
+        },
     ]
-    assert stats["chat"] == {"messages": 1, "tokens_in": 100, "tokens_out": 50, "cost_usd": 0.0015}
+    assert [{k: v for k, v in r.items() if k != "day"} for r in stats["revenue"]] == [
+        {"currency": "XTR", "payments": 1, "amount": 100, "credits": 20, "refunds": 1, "refunded_amount": 100}
+    ]
+    status, failed = call("GET", "/admin/jobs/failed")
+    assert status == 200, failed
+    assert [(f["job_id"], f["user_id"], f["error_code"]) for f in failed["items"]] == [
+        (refused.job_id, ANNA, refused.error_code)
+    ]
+
+
+def test_a_user_counts_as_active_once_on_each_day_they_come(operator, chat_user) -> None:
+    from genbot import stats
+    from genbot.users.service import register
+
+    yesterday = int(time.time()) - 86_400
+    register(get_settings(), 732009, language="en", first_name="Olga", now=yesterday)
+    olga = chat_user(732009, language="en")
+    olga.send("/balance")
+    olga.send("/help")
+    *_, day_before, today = stats.read(2)
+    assert (day_before.get("users", "new_users"), day_before.get("users", "active_users")) == (1, 1)
+    assert today.get("users", "active_users") == 1 + 1  # Olga, and the operator who started today
+    assert today.get("users", "new_users") == 1
 
 
 def test_promo_create_list_and_disable(operator, call: Call) -> None:
@@ -340,7 +424,7 @@ def test_the_log_shows_each_action_with_before_and_after_newest_first(operator, 
     _, rest = call("GET", "/admin/log", query={"limit": 3, "cursor": page["next_cursor"]})
     assert [i["action"] for i in rest["items"]] == ["block"]
     block, grant, setting = rest["items"][0], page["items"][2], page["items"][1]
-    assert block["before"] == {"blocked": False} and block["after"] == {"blocked": True}
+    assert block["before"] == {"banned": False} and block["after"] == {"banned": True}
     assert block["reason"] == "spam" and block["admin_id"] == OPERATOR and block["target"] == f"user:{ANNA}"
     start = get_settings().free_credits
     assert grant["before"] == {"balance": start} and grant["after"]["balance"] == start + 2
@@ -357,6 +441,8 @@ def test_admin_in_the_bot_shows_the_numbers_and_opens_the_admin_section(
 ) -> None:
     answer = operator.send("/admin")
     assert "Users:" in answer["text"] and "Jobs in progress: 0" in answer["text"]
+    assert "New users: 2, active: 2" in answer["text"]  # the operator and Anna, both today
+    assert "Generations: 0 (failed: 0)" in answer["text"] and "Paid: 0 ⭐, 0.00 ₽" in answer["text"]
     assert "CABINET_URL" in answer["text"] and not answer.get("reply_markup")
     monkeypatch.setenv("CABINET_URL", "https://cabinet.example.com/")
     get_settings.cache_clear()

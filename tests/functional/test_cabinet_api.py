@@ -538,3 +538,37 @@ def test_cors_is_for_the_cabinets_origin_only(monkeypatch: pytest.MonkeyPatch) -
         "https://cabinet.example.com"
     )
     assert config.to_dict("https://elsewhere.example.com") == {}
+
+
+# --- the bot's way in ---------------------------------------------------------------------------
+
+
+def _web_apps(reply: dict[str, Any]) -> list[dict[str, Any]]:
+    markup = reply.get("reply_markup") or {}
+    markup = json.loads(markup) if isinstance(markup, str) else markup
+    return [b for row in markup.get("inline_keyboard", []) for b in row if "web_app" in b]
+
+
+def test_the_main_menu_and_balance_open_the_cabinet_with_inline_buttons(
+    chat_user, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    person = chat_user(733301)
+    menu = person.start()["reply_markup"]
+    labels = [b["text"] for row in menu["keyboard"] for b in row]
+    assert "👤 Кабинет" not in labels  # no CABINET_URL: no button that leads nowhere
+    assert _web_apps(person.send("💰 Баланс")) == []
+
+    monkeypatch.setenv("CABINET_URL", "https://d111.cloudfront.net/")
+    get_settings.cache_clear()
+    rows = person.send("/start")["reply_markup"]["keyboard"]
+    assert [b["text"] for b in rows[-1]] == ["👤 Кабинет"]
+    assert all(
+        "web_app" not in b for row in rows for b in row
+    )  # a keyboard button's Mini App has no initData
+    opened = person.send("👤 Кабинет")
+    assert "кабинет" in opened["text"].lower()
+    assert _web_apps(opened) == [
+        {"text": "👤 Открыть кабинет", "web_app": {"url": "https://d111.cloudfront.net/"}}
+    ]
+    (button,) = _web_apps(person.send("💰 Баланс"))
+    assert button["web_app"]["url"] == "https://d111.cloudfront.net/"

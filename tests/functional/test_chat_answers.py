@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from genbot import stats
 from genbot.config import get_settings
 from genbot.ledger import Posting, apply
 from genbot.ledger.audit import audit
@@ -76,6 +77,13 @@ def test_an_answer_streams_as_drafts_then_arrives_as_a_message_with_the_trial_co
     assert reply[0].text.startswith("**Lima**") and int(reply[0].tokens) == job.tokens_out
     (request,) = assistant.chat_requests()
     assert request.json["stream"] is True and request.json["stream_options"] == {"include_usage": True}
+    (today,) = stats.read(1)  # the operator's numbers: one message, its tokens and cost, no credits
+    assert today.counters[stats.CHAT] == {
+        "messages": 1,
+        "tokens_in": job.tokens_in,
+        "tokens_out": job.tokens_out,
+        "cost_micro_usd": job.cost_micro_usd,
+    }
 
 
 def test_the_conversation_keeps_its_context_and_new_starts_over(anna, assistant, telegram, jobs) -> None:
@@ -179,6 +187,8 @@ def test_a_failed_answer_is_refunded_once_and_explained(anna, assistant, telegra
     assert [int(e.delta) for e in refunds] == [2] and User.get(ANNA).balance == 5 + 3
     assert any("credits are back" in m["text"] for m in answers(telegram))
     assert len(assistant.chat_requests()) == 3 and audit() == []
+    (today,) = stats.read(1)
+    assert today.counters[stats.CHAT] == {"failed": 1}
 
 
 def test_a_trial_message_that_failed_goes_back_to_the_trial(anna, assistant, telegram, jobs) -> None:

@@ -21,6 +21,7 @@ RANKS = {
     "commands": 1,  # data, translated through i18n
     "i18n": 1,
     "store": 1,
+    "stats": 2,  # counters: store only; users, jobs and payments count their facts
     "telegram": 2,
     "providers": 2,
     "ledger": 2,

@@ -104,6 +104,7 @@ class Settings(BaseSettings):
     broadcasts_table: str = "genbot-broadcasts"
     conversations_table: str = "genbot-conversations"
     admin_log_table: str = "genbot-admin-log"
+    stats_table: str = "genbot-stats"
     jobs_queue_url: str = ""
     broadcasts_queue_url: str = ""
     jobs_dlq_arn: str = ""  # records from this queue are jobs that ran out of retries

@@ -106,6 +106,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
             "promo": "items",
             "broadcasts": "items",  # an admin's /broadcast: the preview, then the start
             "conversations": "items",  # an assistant question, written with its job
+            "stats": "items",  # new and active users, Stars payments (genbot.stats counters)
         },
         sends_to=("jobs", "broadcasts"),
     ),
@@ -121,6 +122,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
             "jobs": "items",
             "settings": "read",
             "conversations": "items",  # the assistant's context, and its answers
+            "stats": "items",  # jobs finished, by mode and provider; the assistant's usage
         },
         # the provider key pool's counters live in the settings table; prices and the catalog
         # there are the operator's, read-only to the worker
@@ -135,7 +137,13 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         # YooKassa's notifications (source addresses checked, body never trusted: the payment is
         # fetched again) and the poll schedule settle payments through one settle()
         http_routes=(("POST", "/yookassa/notifications"),),
-        tables={"users": "items", "ledger": "items", "payments": "items", "settings": "read"},
+        tables={
+            "users": "items",
+            "ledger": "items",
+            "payments": "items",
+            "settings": "read",
+            "stats": "items",  # payments settled (genbot.stats counters)
+        },
     ),
     "notify": FunctionSpec(
         name="notify",
@@ -162,10 +170,9 @@ FUNCTIONS: dict[str, FunctionSpec] = {
             # the admin section's ledger audit (genbot.ledger.audit) reads both whole tables
             "users": "items_scan",
             "ledger": "items_scan",
-            # the admin's generations and chat usage: no time index on jobs. "items_scan" is the
-            # only access with Scan; the function never writes a job
-            "jobs": "items_scan",
-            "payments": "items_scan",  # the admin's revenue by day: no time index on payments
+            "jobs": "read",  # a user's gallery (by_user), the admin's failed jobs (sparse index)
+            "payments": "items",  # an admin's refund marks the payment refunded
+            "stats": "items",  # the admin's numbers (genbot.stats); a refund counts itself
             "promo": "items_scan",  # the admin's list of codes (one item per code: small)
             "settings": "read",
             "broadcasts": "items",  # the admin section's broadcasts: draft, start, progress
@@ -175,6 +182,17 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         write_prefixes={"settings": ("prices", "packs", "catalog", "subscription")},
         sends_to=("broadcasts",),  # an admin's broadcast starts: its first selection message
         buckets={"media": "read"},  # presigned GETs of the user's own results
+    ),
+    "audit": FunctionSpec(
+        name="audit",
+        timeout_seconds=300,
+        memory_mb=512,
+        reserved_concurrency=1,  # runs never overlap: the checkpoint moves in order
+        # the hourly ledger audit (genbot.ledger.audit.audit_recent): the ledger's by_hour index,
+        # each changed user's entries and balance; its checkpoint is a settings item
+        tables={"users": "read", "ledger": "read", "settings": "read"},
+        write_prefixes={"settings": ("audit#",)},
+        secrets=False,  # no token, no provider key: only tables
     ),
 }
 
@@ -228,6 +246,10 @@ SCHEDULES: dict[str, ScheduleSpec] = {
         expression="cron(0/15 {bonus_reminder_hour}-23 * * ? *)",
         timezone=APP_TIMEZONE,
         input={"task": "bonus_reminders"},
+    ),
+    # the users whose ledger moved since the last run, balance against ledger (LedgerMismatches)
+    "ledger_audit": ScheduleSpec(
+        name="ledger_audit", function="audit", expression="rate(1 hour)", input={"task": "ledger_audit"}
     ),
     "subscription_notices": ScheduleSpec(
         name="subscription_notices",

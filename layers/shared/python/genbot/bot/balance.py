@@ -11,7 +11,7 @@ from aiogram.methods import SendMessage
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
-from genbot.bot.keyboards import BTN_BALANCE
+from genbot.bot.keyboards import BTN_BALANCE, BTN_CABINET, cabinet_button, main_menu
 from genbot.bot.texts import credits
 from genbot.config import Settings
 from genbot.i18n import variants
@@ -39,4 +39,16 @@ async def balance(message: Message, db_user: User | None, settings: Settings) ->
     if entries:
         tz = ZoneInfo(settings.timezone)
         lines += ["", _("Recent:"), *(format_entry(e, tz) for e in entries)]
-    return message.answer("\n".join(lines))
+    return message.answer("\n".join(lines), reply_markup=cabinet_button(settings, _("👤 Open the cabinet")))
+
+
+@router.message(F.text.in_(variants(BTN_CABINET)))
+async def cabinet(message: Message, settings: Settings) -> SendMessage:
+    """The main menu's cabinet button: a message whose inline button opens the Mini App."""
+    markup = cabinet_button(settings, _("👤 Open the cabinet"))
+    if markup is None:  # CABINET_URL was unset after the menu was sent
+        return message.answer(_("The cabinet is not available right now."), reply_markup=main_menu())
+    return message.answer(
+        _("Your cabinet: balance and history, your pictures and videos, friends, purchases and settings."),
+        reply_markup=markup,
+    )

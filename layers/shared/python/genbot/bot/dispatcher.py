@@ -8,6 +8,7 @@ from genbot.bot import (
     admin,
     assistant,
     balance,
+    banned,
     bonus,
     broadcast,
     buy,
@@ -33,6 +34,7 @@ def build_dispatcher() -> Dispatcher:
     UserLocaleMiddleware(get_i18n()).setup(dp)
     dp.include_routers(
         errors.router,
+        banned.router,  # first: a banned user's update reaches no feature
         start.router,
         language.router,
         notices.router,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, ReplyKeyboardMarkup
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, ReplyKeyboardMarkup, WebAppInfo
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder, ReplyKeyboardBuilder
 
+from genbot.config import Settings, get_settings
 from genbot.i18n import N_
 from genbot.telegram.callbacks import BonusCb, LanguageCb, MenuAction, MenuCb, PromoCb
 
@@ -16,7 +17,8 @@ BTN_BUY = N_("🛒 Buy credits")
 BTN_BONUSES = N_("🎁 Bonuses")
 BTN_HELP = N_("❓ Help")
 BTN_ASSISTANT = N_("💬 Assistant")
-MENU_BUTTONS = (BTN_GENERATE, BTN_ASSISTANT, BTN_BALANCE, BTN_BUY, BTN_BONUSES, BTN_HELP)
+BTN_CABINET = N_("👤 Cabinet")
+MENU_BUTTONS = (BTN_GENERATE, BTN_ASSISTANT, BTN_BALANCE, BTN_BUY, BTN_BONUSES, BTN_HELP, BTN_CABINET)
 BTN_PROMO = N_("🎟 Promo code")
 
 
@@ -28,8 +30,29 @@ def main_menu() -> ReplyKeyboardMarkup:
     builder.button(text=_(BTN_BUY))
     builder.button(text=_(BTN_BONUSES))
     builder.button(text=_(BTN_HELP))
-    builder.adjust(2, 2, 2)
+    if cabinet_url(get_settings()):
+        builder.button(text=_(BTN_CABINET))
+    builder.adjust(2, 2, 2, 1)
     return builder.as_markup(resize_keyboard=True, is_persistent=True)
+
+
+def cabinet_url(settings: Settings, section: str = "") -> str | None:
+    """The cabinet Mini App (``CABINET_URL``, set by CDK to the site's https:// address) at
+    ``section`` (``#admin``); None when there is none."""
+    base = settings.cabinet_url.strip()
+    return f"{base.split('#', 1)[0]}{section}" if base.startswith("https://") else None
+
+
+def cabinet_button(settings: Settings, text: str, section: str = "") -> InlineKeyboardMarkup | None:
+    """One inline button opening the cabinet as a Mini App. Inline, not a reply-keyboard
+    ``web_app`` button: only an inline button's Mini App gets the signed ``initData`` the
+    cabinet API checks (a keyboard button's gets none)."""
+    url = cabinet_url(settings, section)
+    if url is None:
+        return None
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text=text, web_app=WebAppInfo(url=url))]]
+    )
 
 
 def language_picker() -> InlineKeyboardMarkup:

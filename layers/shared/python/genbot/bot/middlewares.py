@@ -29,7 +29,7 @@ class UserMiddleware(BaseMiddleware):
         data["settings"] = get_settings()
         db_user = data["db_user"] = get_user(sender.id) if sender and not sender.is_bot else None
         if db_user is not None:
-            touch(db_user, int(time.time()))
+            touch(data["settings"], db_user, int(time.time()))
         return await handler(event, data)
 
 

@@ -3,11 +3,10 @@
 Every route that changes something writes an ``AdminAction`` (who, what, target, before, after,
 reason) to the admin log, which ``GET /admin/log`` shows newest first. What each read costs:
 
-- ``/stats``: the users total is DescribeTable's ``ItemCount`` (no read units; DynamoDB
-  refreshes it about every 6 hours, so it lags); payments and revenue by day and currency are
-  one Scan of the payments table filtered to the last 30 days (payments have no time index:
-  a full read of the table, paid per 4 KB read); generations by mode and provider and the
-  assistant's usage and cost likewise one Scan of the jobs table (every job and chat message);
+- ``/stats``: the ``stats`` counters (``genbot.stats``): one Query per calendar month of the
+  30-day window; the users total is DescribeTable's ``ItemCount`` (no read units; DynamoDB
+  refreshes it about every 6 hours, so it lags);
+- ``/jobs/failed``: one Query of the jobs' sparse ``failed`` index;
 - ``/audit``: ``genbot.ledger.audit``: a Scan of the whole ledger and users tables (strongly
   consistent): run it on demand, not on a timer;
 - ``/promo`` (list): a Scan of the promo table (small: one item per code);
@@ -28,6 +27,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 from pynamodb.exceptions import DoesNotExist
 
+from genbot import stats
 from genbot.cabinet.auth import Caller, CurrentAdmin
 from genbot.cabinet.errors import CabinetError, ConflictError, NotFoundError
 from genbot.cabinet.paging import DEFAULT_LIMIT, CursorParam, LimitParam, next_cursor, start_key
@@ -42,9 +42,20 @@ from genbot.payments.products import validate_packs
 from genbot.payments.subscriptions import validate_terms
 from genbot.providers.catalog import validate as validate_catalog
 from genbot.store import settings as stored_settings
-from genbot.store.models import AdminAction, Job, LedgerEntry, Payment, PromoCode, SettingItem, User, now_ms
-from genbot.users import get_user, set_blocked
-from genbot.vocab import EntryKind, JobStatus, Mode, PaymentStatus
+from genbot.store.models import (
+    FAILED,
+    AdminAction,
+    Job,
+    LedgerEntry,
+    Payment,
+    PromoCode,
+    SettingItem,
+    User,
+    now_ms,
+)
+from genbot.users import get_user
+from genbot.users.service import set_banned
+from genbot.vocab import EntryKind
 
 router = APIGatewayHttpRouter()
 
@@ -169,6 +180,8 @@ class DayRevenue(BaseModel):
     payments: int
     amount: int  # whole Stars (XTR), kopecks (RUB)
     credits: int
+    refunds: int
+    refunded_amount: int
 
 
 class Generations(BaseModel):
@@ -182,64 +195,145 @@ class Generations(BaseModel):
 
 class ChatUsage(BaseModel):
     messages: int
+    failed: int
     tokens_in: int
     tokens_out: int
     cost_usd: float
+    credits: int
+
+
+class DayStats(BaseModel):
+    """One day of the window (``TIMEZONE``): every day is present, zeros when quiet."""
+
+    day: str
+    new_users: int
+    active_users: int
+    generations: int  # finished (succeeded + failed), the assistant's messages apart
+    failed: int
+    chat_messages: int
+    credits_sold: int
+    credits_spent: int  # on succeeded generations and paid assistant messages
+    stars: int  # settled Stars payments' amount (XTR)
+    rub_kopecks: int
 
 
 class Stats(BaseModel):
     users_total: int
     users_total_updated: str
     days: int
+    daily: list[DayStats]
     revenue: list[DayRevenue]
     generations: list[Generations]
     chat: ChatUsage
 
 
+def _day_stats(day: stats.Day) -> DayStats:
+    generations = [values for _what, values in day.starting("gen#")]
+    payments = dict(day.starting("pay#"))
+    return DayStats(
+        day=day.day.isoformat(),
+        new_users=day.get(stats.USERS, "new_users"),
+        active_users=day.get(stats.USERS, "active_users"),
+        generations=sum(g.get("jobs", 0) for g in generations),
+        failed=sum(g.get("failed", 0) for g in generations),
+        chat_messages=day.get(stats.CHAT, "messages"),
+        credits_sold=sum(p.get("credits", 0) for p in payments.values()),
+        credits_spent=sum(g.get("credits", 0) for g in generations) + day.get(stats.CHAT, "credits"),
+        stars=payments.get("pay#XTR", {}).get("amount", 0),
+        rub_kopecks=payments.get("pay#RUB", {}).get("amount", 0),
+    )
+
+
 @router.get("/admin/stats", summary="Users, revenue, generations and chat usage")
-def stats(caller: CurrentAdmin) -> Stats:
-    """Users total (DynamoDB's ItemCount: refreshed about every 6 hours) and, for the last 30
-    days: settled payments and revenue by day and currency (a Scan of the payments table),
-    generations by mode and provider and the assistant's usage and cost (a Scan of the jobs
-    table): neither table has a time index, so each view reads both tables whole."""
+def stats_view(caller: CurrentAdmin) -> Stats:
+    """The last 30 days from the ``stats`` counters (``genbot.stats``: one Query per calendar
+    month, no scan) and the users total (DescribeTable's ``ItemCount``: refreshed by DynamoDB
+    about every 6 hours, so it lags)."""
     users_total = int(User.describe_table().get("ItemCount", 0))
-    cutoff = now_ms() - STATS_DAYS * 86_400_000
-    totals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
-    paid = Payment.status.is_in(str(PaymentStatus.SUCCEEDED), str(PaymentStatus.REFUNDED))
-    for payment in Payment.scan(filter_condition=(Payment.created_at >= cutoff) & paid):
-        row = totals[(_day(int(payment.settled_at or payment.created_at)), str(payment.currency))]
-        row[0] += 1
-        row[1] += int(payment.amount)
-        row[2] += int(payment.credits)
+    days = stats.read(STATS_DAYS)
+    revenue: list[DayRevenue] = []
     generations: dict[tuple[str, str | None], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    chat = [0, 0, 0, 0]
-    for job in Job.scan(filter_condition=Job.created_at >= cutoff):
-        if job.mode == str(Mode.CHAT):
-            chat[0] += 1
-            chat[1] += int(job.tokens_in or 0)
-            chat[2] += int(job.tokens_out or 0)
-            chat[3] += int(job.cost_micro_usd or 0)
-            continue
-        row = generations[(str(job.mode), job.provider)]
-        row[0] += 1
-        row[1] += job.status == str(JobStatus.SUCCEEDED)
-        row[2] += job.status == str(JobStatus.FAILED)
-        row[3] += int(job.price) if job.status == str(JobStatus.SUCCEEDED) else 0
+    chat = [0, 0, 0, 0, 0, 0]
+    for day in days:
+        for what, v in day.starting("pay#"):
+            revenue.append(
+                DayRevenue(
+                    day=day.day.isoformat(),
+                    currency=what.removeprefix("pay#"),
+                    payments=v.get("payments", 0),
+                    amount=v.get("amount", 0),
+                    credits=v.get("credits", 0),
+                    refunds=v.get("refunds", 0),
+                    refunded_amount=v.get("refunded_amount", 0),
+                )
+            )
+        for what, v in day.starting("gen#"):
+            _, mode, provider = what.split("#", 2)
+            row = generations[(mode, None if provider == stats.NO_PROVIDER else provider)]
+            for i, name in enumerate(("jobs", "succeeded", "failed", "credits")):
+                row[i] += v.get(name, 0)
+        for i, name in enumerate(
+            ("messages", "failed", "tokens_in", "tokens_out", "cost_micro_usd", "credits")
+        ):
+            chat[i] += day.get(stats.CHAT, name)
     return Stats(
         users_total=users_total,
         users_total_updated="about every 6 hours",
         days=STATS_DAYS,
+        daily=[_day_stats(day) for day in days],
+        revenue=revenue,
         generations=[
             Generations(mode=mode, provider=provider, jobs=n, succeeded=ok, failed=bad, credits=credits)
             for (mode, provider), (n, ok, bad, credits) in sorted(
                 generations.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")
             )
         ],
-        chat=ChatUsage(messages=chat[0], tokens_in=chat[1], tokens_out=chat[2], cost_usd=chat[3] / 1_000_000),
-        revenue=[
-            DayRevenue(day=day, currency=currency, payments=n, amount=amount, credits=credits)
-            for (day, currency), (n, amount, credits) in sorted(totals.items())
-        ],
+        chat=ChatUsage(
+            messages=chat[0],
+            failed=chat[1],
+            tokens_in=chat[2],
+            tokens_out=chat[3],
+            cost_usd=chat[4] / 1_000_000,
+            credits=chat[5],
+        ),
+    )
+
+
+class FailedJob(BaseModel):
+    job_id: str
+    user_id: int
+    mode: str
+    tier: str
+    provider: str | None
+    error_code: str | None
+    price: int
+    created_at: datetime
+    failed_at: datetime
+
+
+class FailedJobs(BaseModel):
+    items: list[FailedJob]
+
+
+@router.get("/admin/jobs/failed", summary="The latest failed (and refunded) jobs")
+def failed_jobs(caller: CurrentAdmin, limit: LimitParam = DEFAULT_LIMIT) -> FailedJobs:
+    """Newest first, from the jobs' sparse ``failed`` index: one Query of ``limit`` items."""
+    found = Job.failed.query(FAILED, scan_index_forward=False, limit=limit)
+    return FailedJobs(
+        items=[
+            FailedJob(
+                job_id=str(job.job_id),
+                user_id=int(job.user_id),
+                mode=str(job.mode),
+                tier=str(job.tier),
+                provider=job.provider,
+                error_code=job.error_code,
+                price=int(job.price),
+                created_at=_at_ms(int(job.created_at)),
+                failed_at=_at_ms(int(job.updated_at)),
+            )
+            for job in found
+        ]
     )
 
 
@@ -252,7 +346,8 @@ class UserFacts(BaseModel):
     username: str | None
     language: str
     balance: int
-    blocked: bool
+    blocked: bool  # the user blocked the bot
+    banned: bool  # an operator banned the user
     created_at: datetime
     seen_at: datetime | None
     generations: int
@@ -315,6 +410,7 @@ def _facts(user: User) -> UserFacts:
         language=str(user.language),
         balance=int(user.balance),
         blocked=bool(user.blocked),
+        banned=bool(user.banned),
         created_at=_at(int(user.created_at)) or datetime.now(UTC),
         seen_at=_at(user.seen_at),
         generations=int(user.generations or 0),
@@ -399,33 +495,34 @@ class Reason(BaseModel):
     reason: str = Field(default="", max_length=500)
 
 
-def _block(caller: Caller, user_id: int, blocked: bool, reason: str) -> UserFacts:
+def _ban(caller: Caller, user_id: int, banned: bool, reason: str) -> UserFacts:
     user = _user(user_id)
-    before = bool(user.blocked)
-    if before != blocked:
-        set_blocked(user_id, blocked)
+    before = bool(user.banned)
+    if before != banned:
+        set_banned(user_id, banned)
         record(
             caller,
-            "block" if blocked else "unblock",
+            "block" if banned else "unblock",
             f"user:{user_id}",
-            {"blocked": before},
-            {"blocked": blocked},
+            {"banned": before},
+            {"banned": banned},
             reason,
         )
     return _facts(_user(user_id))
 
 
-@router.post("/admin/users/<user_id>/block", summary="Block a user: no notices or broadcasts")
+@router.post("/admin/users/<user_id>/block", summary="Ban a user from the bot")
 def block(caller: CurrentAdmin, user_id: UserId, body: Reason) -> UserFacts:
-    """Sets the user's ``blocked`` flag, the one set when a user blocks the bot: notices and
-    broadcasts skip them. It is not a ban: the bot still answers them, and their unblocking
-    the bot (``my_chat_member``) clears it."""
-    return _block(caller, user_id, True, body.reason)
+    """Sets the user's ``banned`` flag: the bot answers their updates with one short notice and
+    does nothing else (payments already made still settle), the cabinet refuses them (403
+    ``banned``), notices and broadcasts skip them. ``blocked`` stays what Telegram tells us:
+    that the user blocked the bot."""
+    return _ban(caller, user_id, True, body.reason)
 
 
 @router.post("/admin/users/<user_id>/unblock", summary="Unblock a user")
 def unblock(caller: CurrentAdmin, user_id: UserId, body: Reason) -> UserFacts:
-    return _block(caller, user_id, False, body.reason)
+    return _ban(caller, user_id, False, body.reason)
 
 
 class GrantRequest(BaseModel):

@@ -16,7 +16,7 @@ from aiogram.utils.web_app import WebAppInitData, safe_parse_webapp_init_data
 from aws_lambda_powertools.event_handler import Depends
 from aws_lambda_powertools.event_handler.request import Request
 
-from genbot.cabinet.errors import ForbiddenError, NotRegisteredError, UnauthorizedError
+from genbot.cabinet.errors import BannedError, ForbiddenError, NotRegisteredError, UnauthorizedError
 from genbot.config import Settings, get_settings
 from genbot.i18n import normalize_language
 from genbot.observability import logger
@@ -75,6 +75,8 @@ def current_caller(request: Request) -> Caller:
         raise NotRegisteredError()
     language = normalize_language(str(user.language), settings.default_language)
     request.context[LANGUAGE] = language
+    if user.banned and not settings.is_admin(data.user.id):
+        raise BannedError()
     return Caller(user=user, language=language, settings=settings)
 
 

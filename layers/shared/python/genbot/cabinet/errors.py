@@ -38,6 +38,11 @@ class ForbiddenError(CabinetError):
     msgid = N_("This section is for the bot's operators.")
 
 
+class BannedError(ForbiddenError):
+    code = "banned"
+    msgid = N_("Your access to the bot has been suspended.")
+
+
 class NotFoundError(CabinetError):
     status = 404
     code = "not_found"

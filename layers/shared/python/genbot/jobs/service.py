@@ -27,12 +27,13 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
+from genbot import stats
 from genbot.config import Settings
 from genbot.jobs import queue
 from genbot.jobs.messages import JobMessage
 from genbot.ledger import ConditionFailedError, ExtraItem, Posting, apply
 from genbot.observability import logger, metrics
-from genbot.store.models import Job, User, now_ms
+from genbot.store.models import CONDITION_FAILED, FAILED, Job, User, now_ms
 from genbot.store.transaction import Transaction, TransactionCancelledError
 from genbot.users.notices import offer_key_on_debit
 from genbot.vocab import EntryKind, Funding, JobStatus, Mode, Tier
@@ -41,7 +42,6 @@ SWEEP = "active"
 QUEUED_GRACE_MS = 10 * 60_000  # a queued job should have started well within this
 LEASE_MS = 180_000  # longer than the worker's timeout (150 s): a dead worker's lease expires
 STEP_GRACE_MS = 10 * 60_000  # a running job should have moved on within this after a step
-CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
 def _sweep_at(after_ms: int) -> int:
@@ -309,7 +309,19 @@ def succeed(
             return False
         raise
     metrics.add_metric(name="JobsSucceeded", unit="Count", value=1)
+    stats.bump(
+        stats.generation_key(str(job.mode), provider),
+        _created(job),
+        jobs=1,
+        succeeded=1,
+        credits=int(job.price),
+    )
     return True
+
+
+def _created(job: Job) -> float:
+    """The job's creation, in epoch seconds: the day its statistics count on."""
+    return int(job.created_at) / 1000
 
 
 def _refund(job: Job, reason: str, *, user_actions: list[Action], condition: Condition) -> bool:
@@ -329,6 +341,7 @@ def _refund(job: Job, reason: str, *, user_actions: list[Action], condition: Con
                     job,
                     actions=[
                         Job.status.set(JobStatus.FAILED),
+                        Job.failed_q.set(FAILED),
                         Job.error_code.set(reason),
                         Job.delivered.set(False),
                         Job.updated_at.set(now_ms()),
@@ -362,6 +375,10 @@ def fail(job: Job, reason: str) -> bool:
     )
     if applied:
         metrics.add_metric(name="JobsFailed", unit="Count", value=1)
+        if job.mode == Mode.CHAT:
+            stats.bump(stats.CHAT, _created(job), failed=1)
+        else:
+            stats.bump(stats.generation_key(str(job.mode), job.provider), _created(job), jobs=1, failed=1)
         logger.info("job failed and refunded", extra={"job_id": job.job_id, "reason": reason})
     return applied
 
@@ -389,6 +406,13 @@ def refund_undelivered(job: Job, reason: str) -> bool:
     )
     if applied:
         metrics.add_metric(name="JobsRefundedUndelivered", unit="Count", value=1)
+        stats.bump(
+            stats.generation_key(str(job.mode), job.provider),
+            _created(job),
+            succeeded=-1,
+            failed=1,
+            credits=-int(job.price),
+        )
         logger.error("result undeliverable: refunded", extra={"job_id": job.job_id, "reason": reason})
     return applied
 
@@ -456,6 +480,15 @@ def answered(job: Job, owner: str, usage: ChatUsage) -> bool:
             return False
         raise
     metrics.add_metric(name="ChatAnswered", unit="Count", value=1)
+    stats.bump(
+        stats.CHAT,
+        _created(job),
+        messages=1,
+        tokens_in=usage.tokens_in,
+        tokens_out=usage.tokens_out,
+        cost_micro_usd=usage.cost_micro_usd,
+        credits=int(job.price),
+    )
     return True
 
 

@@ -26,7 +26,7 @@ from genbot.ledger.errors import (
     UnknownUserError,
 )
 from genbot.observability import logger
-from genbot.store.models import LedgerEntry, User, now_ms
+from genbot.store.models import LedgerEntry, User, hour_of, now_ms
 from genbot.store.transaction import Transaction, TransactionCancelledError, connection
 from genbot.vocab import EntryKind
 
@@ -58,13 +58,15 @@ class Posting:
     note: str | None = None
 
     def entry(self) -> LedgerEntry:
+        created = now_ms()
         return LedgerEntry(
             self.user_id,
             self.op_id,
             delta=self.delta,
             kind=str(self.kind),
             note=self.note,
-            created_at=now_ms(),
+            created_at=created,
+            hour=hour_of(created),
         )
 
 

@@ -53,7 +53,7 @@ from genbot.notify.common import HOW_TO_MUTE, Outcome, deliver, wants, with_foot
 from genbot.observability import logger, metrics
 from genbot.resources import FUNCTIONS
 from genbot.store.clients import client
-from genbot.store.models import BroadcastItem, User, now_ms
+from genbot.store.models import CONDITION_FAILED, BroadcastItem, User, now_ms
 from genbot.store.transaction import Transaction, TransactionCancelledError
 from genbot.telegram.pacing import Pacer, pacer
 from genbot.vocab import BroadcastStatus, NoticeKind
@@ -63,7 +63,6 @@ if TYPE_CHECKING:
 
 META = "meta"
 KIND = "broadcast"  # BroadcastItem.kind on meta items: the sparse by_created index
-CONDITION_FAILED = "ConditionalCheckFailedException"
 PAGE_SIZE = 500  # users one select page's Scan evaluates
 CHUNK_SIZE = 50  # recipients per chunk message: a full page is 10 chunks, one SendMessageBatch
 SQS_BATCH = 10  # SendMessageBatch's limit
@@ -126,8 +125,9 @@ class Segment(BaseModel):
         return value
 
     def condition(self, now: float) -> Condition:
-        """The Scan's FilterExpression: the segment, never a blocked user."""
+        """The Scan's FilterExpression: the segment, never a blocked or banned user."""
         condition = User.blocked.does_not_exist() | (User.blocked == False)  # noqa: E712 (a DynamoDB condition)
+        condition &= User.banned.does_not_exist()  # set only while banned
         if self.language is not None:
             same = User.language == self.language
             # language's default is "ru": an item written without it reads as ru

@@ -25,13 +25,12 @@ from genbot import runtime
 from genbot.config import Settings, get_settings
 from genbot.i18n import N_, translate
 from genbot.observability import logger, metrics
-from genbot.store.models import DUE, User
+from genbot.store.models import CONDITION_FAILED, DUE, User
 from genbot.telegram.pacing import Pacer, pacer
 from genbot.telegram.sending import Disposition, SendFailure, send
 from genbot.users import set_blocked
 from genbot.vocab import NoticeKind
 
-CONDITION_FAILED = "ConditionalCheckFailedException"
 PAGE = 100  # due users read per query page
 RUN_BUDGET_SECONDS = 45.0  # of the function's 60 s
 
@@ -63,8 +62,9 @@ class RunReport:
 
 
 def wants(user: User, kind: NoticeKind) -> bool:
-    """May the user get this kind of notice? Not if they blocked the bot or turned it off."""
-    return not user.blocked and str(kind) not in (user.muted or set())
+    """May the user get this kind of notice? Not if they blocked the bot, are banned or turned
+    it off."""
+    return not user.blocked and not user.banned and str(kind) not in (user.muted or set())
 
 
 def with_footer(text: str, language: str) -> str:

@@ -22,14 +22,13 @@ from pynamodb.expressions.condition import Condition
 from genbot.ledger import ConditionFailedError, Posting, apply
 from genbot.ledger.service import ExtraItem
 from genbot.observability import logger, metrics
-from genbot.store.models import PromoCode, now_ms
+from genbot.store.models import CONDITION_FAILED, PromoCode, now_ms
 from genbot.store.transaction import Transaction
 from genbot.users import get_user
 from genbot.vocab import EntryKind
 
 CODE_PATTERN = re.compile(r"[A-Z0-9_-]{3,32}")
 PROMO = "promo"  # the code's item in the redemption transaction
-CONDITION_FAILED = "ConditionalCheckFailedException"
 _ATTEMPTS = 3  # a code whose credits changed between the read and the write is read again
 
 __all__ = [

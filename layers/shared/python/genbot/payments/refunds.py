@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from aiogram.methods import EditUserStarSubscription, RefundStarPayment
 from pynamodb.expressions.update import Action
 
-from genbot import runtime
+from genbot import runtime, stats
 from genbot.config import Settings
 from genbot.ledger import InsufficientFundsError, Posting, apply
 from genbot.observability import logger, metrics
@@ -89,6 +89,12 @@ def refund(settings: Settings, payment_id: str) -> RefundResult:
     stored = Payment.get(payment_id, consistent_read=True)
     if applied:
         metrics.add_metric(name="PaymentsRefunded", unit="Count", value=1)
+        stats.bump(
+            f"pay#{payment.currency}",
+            refunds=1,
+            refunded_amount=int(payment.amount),
+            refunded_credits=debited,
+        )
         logger.info(
             "payment refunded",
             extra={"payment_id": payment_id, "user_id": user_id, "credits": debited, "shortfall": shortfall},

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from genbot import stats
 from genbot.config import Settings
 from genbot.ledger import Posting, apply
 from genbot.observability import logger, metrics
@@ -75,6 +76,7 @@ def settle(
     if applied:
         metrics.add_metric(name="PaymentsSettled", unit="Count", value=1)
         metrics.add_metric(name="CreditsSold", unit="Count", value=credits)
+        stats.bump(f"pay#{currency}", now / 1000, payments=1, amount=amount, credits=credits)
         logger.info(
             "payment settled", extra={"payment_id": payment_id, "user_id": user_id, "credits": credits}
         )

@@ -49,6 +49,10 @@ class _Meta:
     region = FromSettings("aws_region")
 
 
+# the cause of a failed condition on a single-item write (``UpdateError.cause_response_code``)
+CONDITION_FAILED = "ConditionalCheckFailedException"
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -61,6 +65,7 @@ class _DueIndex(GlobalSecondaryIndex):
 
 
 DUE = "due"  # the one partition value of the sparse due indexes
+FAILED = "failed"  # the one partition value of the jobs' sparse "failed" index
 
 
 class OfferDueIndex(_DueIndex):
@@ -119,7 +124,8 @@ class User(Model):
     receipt_email = UnicodeAttribute(null=True)  # 54-FZ receipts (YooKassa): asked once, changeable
     subscription_charge_id = UnicodeAttribute(null=True)  # the Stars subscription to cancel/renew
     subscription_renews = BooleanAttribute(null=True)
-    blocked = BooleanAttribute(default=False)
+    blocked = BooleanAttribute(default=False)  # the user blocked the bot (403 on a send)
+    banned = BooleanAttribute(null=True)  # an operator's ban: the bot serves them nothing
     seen_at = NumberAttribute(null=True)  # epoch seconds of the last update, kept to ~12 h
     muted = UnicodeSetAttribute(null=True)  # vocab.NoticeKind values the user turned off
     # Notices (genbot.notify): the sparse due keys and what was sent, so each goes once
@@ -161,6 +167,24 @@ class LedgerTimeIndex(LocalSecondaryIndex):
     created_at = NumberAttribute(range_key=True)
 
 
+class LedgerByHourIndex(GlobalSecondaryIndex):
+    """Entries by the UTC hour they were written (``YYYY-MM-DDTHH``): the scheduled ledger audit
+    (``genbot.ledger.audit.audit_recent``) reads the entries since its last run, so it checks
+    the users whose balance moved, never the whole table."""
+
+    class Meta:
+        index_name = "by_hour"
+        projection = AllProjection()
+
+    hour = UnicodeAttribute(hash_key=True)
+    created_at = NumberAttribute(range_key=True)
+
+
+def hour_of(epoch_ms: int) -> str:
+    """The UTC hour bucket of ``epoch_ms``: ``YYYY-MM-DDTHH``."""
+    return time.strftime("%Y-%m-%dT%H", time.gmtime(epoch_ms / 1000))
+
+
 class LedgerEntry(Model):
     """One balance change, keyed by the business id of its cause (``op_id``)."""
 
@@ -173,7 +197,9 @@ class LedgerEntry(Model):
     kind = UnicodeAttribute()
     created_at = NumberAttribute(default=now_ms)
     note = UnicodeAttribute(null=True)
+    hour = UnicodeAttribute(null=True)  # hour_of(created_at): the by_hour index (absent on older entries)
     by_time = LedgerTimeIndex()
+    by_hour = LedgerByHourIndex()
 
 
 class JobsByUserIndex(GlobalSecondaryIndex):
@@ -197,6 +223,18 @@ class ActiveJobsIndex(GlobalSecondaryIndex):
 
     sweep = UnicodeAttribute(hash_key=True)
     sweep_at = NumberAttribute(range_key=True)
+
+
+class FailedJobsIndex(GlobalSecondaryIndex):
+    """Sparse: only failed jobs carry ``failed_q`` ("failed"); the admin section's "recent
+    failures" reads the newest of them, never the table."""
+
+    class Meta:
+        index_name = "failed"
+        projection = AllProjection()
+
+    failed_q = UnicodeAttribute(hash_key=True)
+    updated_at = NumberAttribute(range_key=True)
 
 
 class Job(Model):
@@ -248,8 +286,10 @@ class Job(Model):
     original_requested_at = NumberAttribute(null=True)  # one "original file" request in flight
     sweep = UnicodeAttribute(null=True)  # "active" while queued or running (sparse index)
     sweep_at = NumberAttribute(null=True)  # epoch ms: look again if the job hasn't moved by then
+    failed_q = UnicodeAttribute(null=True)  # "failed" once refunded (the sparse "failed" index)
     by_user = JobsByUserIndex()
     active = ActiveJobsIndex()
+    failed = FailedJobsIndex()
 
 
 class PendingPaymentsIndex(GlobalSecondaryIndex):
@@ -410,3 +450,32 @@ class AdminAction(Model):
     before = JSONAttribute(null=True)
     after = JSONAttribute(null=True)
     reason = UnicodeAttribute(null=True)
+
+
+class StatsCounter(Model):
+    """Operator statistics as counters (``genbot.stats``), added to where the fact happens, so
+    the admin section reads a month's numbers with one Query instead of scanning jobs and
+    payments. Partition: the month (``YYYY-MM`` in the app's time zone); sort key:
+    ``DD#<what>`` (``DD#users``, ``DD#gen#<mode>#<provider>``, ``DD#chat``, ``DD#pay#<currency>``).
+    Only the attributes a counter uses are set."""
+
+    class Meta(_Meta):
+        table_name = FromSettings("stats_table")
+
+    month = UnicodeAttribute(hash_key=True)
+    key = UnicodeAttribute(range_key=True)
+    new_users = NumberAttribute(null=True)
+    active_users = NumberAttribute(null=True)
+    jobs = NumberAttribute(null=True)  # finished: succeeded + failed
+    succeeded = NumberAttribute(null=True)
+    failed = NumberAttribute(null=True)
+    credits = NumberAttribute(null=True)  # spent on succeeded jobs; sold by payments
+    messages = NumberAttribute(null=True)
+    tokens_in = NumberAttribute(null=True)
+    tokens_out = NumberAttribute(null=True)
+    cost_micro_usd = NumberAttribute(null=True)
+    payments = NumberAttribute(null=True)
+    amount = NumberAttribute(null=True)  # whole Stars (XTR), kopecks (RUB)
+    refunds = NumberAttribute(null=True)
+    refunded_amount = NumberAttribute(null=True)
+    refunded_credits = NumberAttribute(null=True)

@@ -23,6 +23,7 @@ from genbot.store.models import (
     Payment,
     PromoCode,
     SettingItem,
+    StatsCounter,
     User,
 )
 
@@ -38,6 +39,7 @@ MODELS: dict[str, tuple[type[Model], str]] = {
     "broadcasts": (BroadcastItem, "BROADCASTS_TABLE"),
     "conversations": (ChatMessage, "CONVERSATIONS_TABLE"),
     "admin_log": (AdminAction, "ADMIN_LOG_TABLE"),
+    "stats": (StatsCounter, "STATS_TABLE"),
 }
 
 

@@ -15,13 +15,21 @@ from enum import StrEnum
 from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.expressions.update import Action
 
+from genbot import stats
 from genbot.config import Settings
 from genbot.ledger import Posting, UnknownUserError, apply, credit_existing, entry_for_new_account
 from genbot.observability import logger, metrics
-from genbot.store.models import DUE, User
+from genbot.store.models import CONDITION_FAILED, DUE, User
 from genbot.store.transaction import Transaction, TransactionCancelledError
 from genbot.users.drafts import Draft
-from genbot.users.notices import bonus_key, bonus_key_now, bonus_open, local_day, next_bonus_reminder
+from genbot.users.notices import (
+    bonus_key,
+    bonus_key_now,
+    bonus_open,
+    local_day,
+    local_moment,
+    next_bonus_reminder,
+)
 from genbot.vocab import EntryKind, NoticeKind
 
 SEEN_EVERY_SECONDS = 12 * 3600
@@ -84,6 +92,7 @@ def register(
             settings, user_id, language=language, first_name=first_name, username=username, now=now
         )
     metrics.add_metric(name="UsersRegistered", unit="Count", value=1)
+    stats.bump(stats.USERS, now, new_users=1, active_users=1)
     if settings.referral_trigger != "registration":
         rewarded = None  # the referrer hears when the friend first pays
     return Registration(user, created=True, referrer_rewarded=rewarded)
@@ -131,6 +140,13 @@ def set_blocked(user_id: int, blocked: bool, *, resume: list[Action] | None = No
         logger.info("blocked flag for unknown user", extra={"user_id": user_id})
 
 
+def set_banned(user_id: int, banned: bool) -> None:
+    """An operator's ban (or its end): a banned user's updates get one short answer and nothing
+    else (``genbot.bot.banned``), the cabinet refuses them, notices and broadcasts skip them."""
+    action = User.banned.set(True) if banned else User.banned.remove()
+    User(user_id).update(actions=[action], condition=User.user_id.exists())
+
+
 class BonusClaim(StrEnum):
     CLAIMED = "claimed"
     ALREADY = "already"  # today's is claimed (a double tap, a second device)
@@ -176,16 +192,27 @@ def set_chat_language(user: User, language: str | None) -> None:
     user.chat_language = language
 
 
-def touch(user: User, now: int) -> None:
-    """Remember the user was here (``seen_at``: broadcasts' "active in the last N days"),
-    at most one write per ``SEEN_EVERY_SECONDS``."""
-    if user.seen_at is not None and now - int(user.seen_at) < SEEN_EVERY_SECONDS:
+def touch(settings: Settings, user: User, now: int) -> None:
+    """Remember the user was here (``seen_at``: broadcasts' "active in the last N days"): one
+    write on the first update of each day in ``TIMEZONE`` (which counts the user active that
+    day, once: the write's condition is "not yet seen today") and otherwise at most one per
+    ``SEEN_EVERY_SECONDS``."""
+    today = local_day(settings, now)
+    first_today = user.seen_at is None or local_day(settings, int(user.seen_at)) != today
+    if not first_today and now - int(user.seen_at) < SEEN_EVERY_SECONDS:
         return
+    condition = User.user_id.exists()
+    if first_today:
+        condition &= User.seen_at.does_not_exist() | (User.seen_at < local_moment(settings, today, 0))
     try:
-        User(user.user_id).update(actions=[User.seen_at.set(now)], condition=User.user_id.exists())
-    except UpdateError:
-        logger.warning("could not record the user's visit", extra={"user_id": int(user.user_id)})
+        User(user.user_id).update(actions=[User.seen_at.set(now)], condition=condition)
+    except UpdateError as exc:
+        if exc.cause_response_code != CONDITION_FAILED:
+            logger.warning("could not record the user's visit", extra={"user_id": int(user.user_id)})
+        first_today = False  # another update of today's counted the visit (or the user is gone)
     user.seen_at = now
+    if first_today:
+        stats.bump(stats.USERS, now, active_users=1)
 
 
 def save_draft(user_id: int, draft: Draft) -> Draft:
