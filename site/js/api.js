@@ -41,3 +41,25 @@ export const packs = () => request("packs");
 export const buy = (productId, method) => request("buy", { method: "POST", body: { product_id: productId, method } });
 export const redeem = (code) => request("promo", { method: "POST", body: { code } });
 export const saveSettings = (change) => request("settings", { method: "PATCH", body: change });
+
+// The operator's routes (/cabinet/admin/...; ADMIN_IDS only).
+const post = (path, body) => request(path, { method: "POST", body });
+const id = (value) => encodeURIComponent(String(value));
+export const admin = {
+  stats: () => request("admin/stats"),
+  failedJobs: () => request("admin/jobs/failed"),
+  user: (userId) => request(`admin/users/${id(userId)}`),
+  block: (userId, blocked, reason) => post(`admin/users/${id(userId)}/${blocked ? "block" : "unblock"}`, { reason }),
+  grant: (userId, body) => post(`admin/users/${id(userId)}/grant`, body),
+  refund: (paymentId, reason) => post(`admin/payments/${id(paymentId)}/refund`, { reason }),
+  promos: () => request("admin/promo"),
+  createPromo: (body) => post("admin/promo", body),
+  disablePromo: (code, reason) => post(`admin/promo/${id(code)}/disable`, { reason }),
+  setting: (key) => request(`admin/settings/${id(key)}`),
+  saveSetting: (key, value, reason) => request(`admin/settings/${id(key)}`, { method: "PUT", body: { value, reason } }),
+  createBroadcast: (body) => post("admin/broadcasts", body),
+  startBroadcast: (broadcastId) => post(`admin/broadcasts/${id(broadcastId)}/start`),
+  broadcast: (broadcastId) => request(`admin/broadcasts/${id(broadcastId)}`),
+  audit: () => request("admin/audit"),
+  log: (cursor) => request("admin/log", { query: { cursor } }),
+};

@@ -6,7 +6,9 @@ import * as views from "./views.js";
 
 const TELEGRAM_JS = "https://telegram.org/js/telegram-web-app.js";
 const TABS = ["home", "history", "gallery", "friends", "settings"];
-const ctx = { tg: null, me: null, bot: "", tab: "home" };
+// CABINET_URL#admin (the bot's /admin button) opens the operator's section first.
+const ctx = { tg: null, me: null, bot: "", tab: /^#admin\b/.test(location.hash) ? "admin" : "home" };
+const tabs = () => (ctx.me && ctx.me.is_admin ? [...TABS, "admin"] : TABS);
 
 function loadScript(src) {
   return new Promise((resolve, reject) => {
@@ -32,7 +34,7 @@ function applyTheme() {
 function renderTabs() {
   const nav = $("tabs");
   nav.replaceChildren(
-    ...TABS.map((name) =>
+    ...tabs().map((name) =>
       el("button", {
         type: "button",
         role: "tab",
@@ -47,12 +49,23 @@ function renderTabs() {
   nav.hidden = false;
 }
 
+// The operator's section is loaded only by operators (admin.js is not on the first load).
+function adminView() {
+  const box = el("div", { class: "admin" }, spinner());
+  import("./admin.js").then(
+    (module) => box.isConnected && box.replaceChildren(module.admin(ctx)),
+    (error) => box.replaceChildren(views.errorState(new api.ApiError(0, "offline", String(error)), () => show("admin"), ctx)),
+  );
+  return box;
+}
+
 function show(name) {
+  if (!tabs().includes(name)) name = "home";
   ctx.tab = name;
   renderTabs();
   const main = $("main");
   main.dataset.view = name;
-  main.replaceChildren(views[name](ctx));
+  main.replaceChildren(name === "admin" ? adminView() : views[name](ctx));
   main.focus?.({ preventScroll: true });
   window.scrollTo(0, 0);
 }

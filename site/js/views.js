@@ -21,11 +21,11 @@ export function errorState(error, retry, ctx) {
   return box;
 }
 
-function section(title, ...children) {
+export function section(title, ...children) {
   return el("section", { class: "card" }, title ? el("h2", { text: title }) : null, ...children);
 }
 
-function loadInto(box, load, render, ctx) {
+export function loadInto(box, load, render, ctx) {
   const run = () => {
     box.replaceChildren(spinner());
     load().then(
@@ -37,7 +37,7 @@ function loadInto(box, load, render, ctx) {
   return box;
 }
 
-function signed(delta) {
+export function signed(delta) {
   return `${delta > 0 ? "+" : delta < 0 ? "−" : ""}${formatNumber(Math.abs(delta))}`;
 }
 
@@ -304,7 +304,7 @@ export function friends(ctx) {
 
 // -- settings ---------------------------------------------------------------------------------
 
-function choice(name, options, value, onchange) {
+export function choice(name, options, value, onchange) {
   return el(
     "div",
     { class: "segmented", role: "radiogroup" },

@@ -30,3 +30,11 @@ def stack(aws, moto_endpoint: str, tmp_path: Path) -> Iterator[LocalStack]:  # t
     running.output = out  # type: ignore[attr-defined]
     yield running
     running.stop()
+
+
+@pytest.fixture
+def shots(artifacts: Path) -> Path:
+    """Where the cabinet's screenshots go: ``tests/e2e/artifacts/cabinet/`` (git-ignored)."""
+    path = artifacts / "cabinet"
+    path.mkdir(exist_ok=True)
+    return path
