@@ -16,6 +16,7 @@ from typing import Any
 from aiogram import Bot
 from aiogram.methods import TelegramMethod
 from aiogram.types import Update
+from aiogram.types.update import UpdateTypeLookupError
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from pydantic import ValidationError
 
@@ -27,6 +28,14 @@ from genbot.observability import logger, metrics
 from genbot.telegram import webhook_reply
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
+
+
+def _event_type(update: Update) -> str:
+    """The update's kind (message, callback_query, ...); "unknown" for kinds aiogram doesn't know."""
+    try:
+        return str(update.event_type)
+    except UpdateTypeLookupError:
+        return "unknown"
 
 
 def _response(status: int, body: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -83,6 +92,7 @@ class WebhookApp:
             logger.warning("update does not validate", extra={"errors": exc.errors()[:3]})
             return _response(200)  # Telegram would only resend the same thing
         metrics.add_metric(name="Updates", unit="Count", value=1)
+        metrics.add_metric(name=f"Updates_{_event_type(update)}", unit="Count", value=1)  # by type
         budget = max(1.0, time_left_ms / 1000 - 2)
         try:
             result = runtime.run(self._feed(bot, update, budget))

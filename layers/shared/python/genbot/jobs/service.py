@@ -309,6 +309,7 @@ def succeed(
             return False
         raise
     metrics.add_metric(name="JobsSucceeded", unit="Count", value=1)
+    metrics.add_metric(name="CreditsSpent", unit="Count", value=int(job.price))
     stats.bump(
         stats.generation_key(str(job.mode), provider),
         _created(job),
@@ -375,6 +376,7 @@ def fail(job: Job, reason: str) -> bool:
     )
     if applied:
         metrics.add_metric(name="JobsFailed", unit="Count", value=1)
+        metrics.add_metric(name="CreditsRefunded", unit="Count", value=int(job.price))
         if job.mode == Mode.CHAT:
             stats.bump(stats.CHAT, _created(job), failed=1)
         else:
@@ -406,6 +408,7 @@ def refund_undelivered(job: Job, reason: str) -> bool:
     )
     if applied:
         metrics.add_metric(name="JobsRefundedUndelivered", unit="Count", value=1)
+        metrics.add_metric(name="CreditsRefunded", unit="Count", value=int(job.price))
         stats.bump(
             stats.generation_key(str(job.mode), job.provider),
             _created(job),
@@ -480,6 +483,7 @@ def answered(job: Job, owner: str, usage: ChatUsage) -> bool:
             return False
         raise
     metrics.add_metric(name="ChatAnswered", unit="Count", value=1)
+    metrics.add_metric(name="CreditsSpent", unit="Count", value=int(job.price))
     stats.bump(
         stats.CHAT,
         _created(job),

@@ -31,7 +31,7 @@ from genbot.jobs import delivery, media, queue, service
 from genbot.jobs.inputs import RetryLaterError, download
 from genbot.jobs.media_check import BadOutputError, Form, forms, inspect
 from genbot.jobs.messages import JobMessage, JobStep
-from genbot.observability import logger, metrics
+from genbot.observability import adopt_trace, logger, metrics
 from genbot.providers.base import (
     GenerationRequest,
     InvalidInputError,
@@ -94,6 +94,7 @@ def handle_record(record: JobRecord) -> None:
     settings = get_settings()
     message = record.body
     dead = bool(settings.jobs_dlq_arn) and record.eventSourceARN == settings.jobs_dlq_arn
+    adopt_trace(record.messageAttributes)  # the update (and API request) that made the job
     logger.append_keys(job_id=message.job_id, dead_letter=dead)
     try:
         runtime.run(process(message, dead=dead))

@@ -50,7 +50,7 @@ from genbot import runtime
 from genbot.config import Settings, get_settings
 from genbot.i18n import LANGUAGES, N_, translate
 from genbot.notify.common import HOW_TO_MUTE, Outcome, deliver, wants, with_footer
-from genbot.observability import logger, metrics
+from genbot.observability import adopt_trace, logger, metrics, trace_attributes
 from genbot.resources import FUNCTIONS
 from genbot.store.clients import client
 from genbot.store.models import CONDITION_FAILED, BroadcastItem, User, now_ms
@@ -429,8 +429,10 @@ _messages: TypeAdapter[SelectMessage | ChunkMessage] = TypeAdapter(BroadcastMess
 def enqueue(settings: Settings, messages: list[SelectMessage] | list[ChunkMessage], delay: int = 0) -> None:
     """SendMessageBatch, 10 at a time; a message SQS refuses raises (the caller is retried)."""
     sqs = client("sqs")
-    for start_at in range(0, len(messages), SQS_BATCH):
-        batch = messages[start_at : start_at + SQS_BATCH]
+    pending: list[SelectMessage | ChunkMessage] = list(messages)
+    trace = trace_attributes()  # the admin's request or update that started the broadcast
+    for start_at in range(0, len(pending), SQS_BATCH):
+        batch = pending[start_at : start_at + SQS_BATCH]
         answer = sqs.send_message_batch(
             QueueUrl=settings.broadcasts_queue_url,
             Entries=[
@@ -438,6 +440,10 @@ def enqueue(settings: Settings, messages: list[SelectMessage] | list[ChunkMessag
                     "Id": str(n),
                     "MessageBody": m.model_dump_json(exclude_none=True),
                     "DelaySeconds": max(0, min(MAX_DELAY_SECONDS, delay)),
+                    "MessageAttributes": {
+                        **trace,
+                        "broadcast_id": {"DataType": "String", "StringValue": m.broadcast_id},
+                    },
                 }
                 for n, m in enumerate(batch)
             ],
@@ -483,6 +489,7 @@ def handle_record(record: SQSRecord, lambda_context: Any = None) -> None:
         logger.error("broadcast message dropped: not ours", extra={"error": str(exc)[:300]})
         metrics.add_metric(name="BroadcastBadMessages", unit="Count", value=1)
         return
+    adopt_trace(record.raw_event.get("messageAttributes"))  # who started it: an admin request or update
     logger.append_keys(broadcast_id=message.broadcast_id)
     settings = get_settings()
     try:

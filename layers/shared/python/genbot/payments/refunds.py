@@ -89,6 +89,7 @@ def refund(settings: Settings, payment_id: str) -> RefundResult:
     stored = Payment.get(payment_id, consistent_read=True)
     if applied:
         metrics.add_metric(name="PaymentsRefunded", unit="Count", value=1)
+        metrics.add_metric(name="CreditsTakenBack", unit="Count", value=debited)
         stats.bump(
             f"pay#{payment.currency}",
             refunds=1,

@@ -45,6 +45,7 @@ def settle(
 ) -> Settlement:
     """Credit ``credits`` for this payment, once. Raises the ledger's errors (retry them)."""
     payment_id = f"{method}#{provider_payment_id}"
+    logger.append_keys(payment_id=payment_id)  # every later line of this invocation names it
     now = now_ms()
     payment = Payment(
         payment_id,
@@ -75,6 +76,7 @@ def settle(
     )
     if applied:
         metrics.add_metric(name="PaymentsSettled", unit="Count", value=1)
+        metrics.add_metric(name=f"PaymentsSettled_{method}", unit="Count", value=1)  # by path
         metrics.add_metric(name="CreditsSold", unit="Count", value=credits)
         stats.bump(f"pay#{currency}", now / 1000, payments=1, amount=amount, credits=credits)
         logger.info(

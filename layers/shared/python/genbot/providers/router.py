@@ -14,10 +14,11 @@ A video started on a provider and key is polled on the same provider and key
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from genbot.config import Settings
-from genbot.observability import logger
+from genbot.observability import logger, provider_call, traced
 from genbot.providers import registry
 from genbot.providers.base import (
     ExhaustedError,
@@ -27,6 +28,7 @@ from genbot.providers.base import (
     Pending,
     Provider,
     QuotaError,
+    RefusedError,
     TransientError,
 )
 from genbot.providers.catalog import Catalog, CatalogEntry
@@ -88,7 +90,7 @@ class ProviderRouter:
         failures: list[TransientError] = []
         for entry in entries:
             try:
-                outcome = await self._run_entry(req, entry)
+                outcome = await self._timed(req, entry)
             except TransientError as exc:
                 failures.append(exc)
                 logger.warning(
@@ -107,6 +109,29 @@ class ProviderRouter:
         if all(isinstance(f, ExhaustedError) for f in failures):
             raise ExhaustedError(f"every provider is out of keys: {summary}", retry_after=retry_after)
         raise TransientError(f"every provider failed: {summary}", retry_after=retry_after)
+
+    async def _timed(self, req: GenerationRequest, entry: CatalogEntry) -> MediaResult | Pending:
+        """One catalog entry, in a trace subsegment, its latency and outcome measured."""
+        started, outcome = time.perf_counter(), "error"
+        try:
+            async with traced(f"## provider {entry.provider}", provider=entry.provider, mode=str(req.mode)):
+                result = await self._run_entry(req, entry)
+            outcome = "ok"
+            return result
+        except RefusedError:
+            outcome = "refused"
+            raise
+        except InvalidInputError:
+            outcome = "invalid"
+            raise
+        except (QuotaError, ExhaustedError):  # out of quota, or every key of it cooling down
+            outcome = "quota"
+            raise
+        except TransientError:
+            outcome = "transient"
+            raise
+        finally:
+            provider_call(entry.provider, outcome, started)
 
     async def _run_entry(self, req: GenerationRequest, entry: CatalogEntry) -> MediaResult | Pending:
         adapter = self.adapter(entry.provider)
