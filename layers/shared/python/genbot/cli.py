@@ -5,6 +5,7 @@ genbot state       users, balances and recent jobs, as JSON
 genbot promo       promo codes: create CODE --credits N --uses M [--expires DATE], disable, show
 genbot refund      refund a payment (Stars or YooKassa) and take its credits back, once
 genbot broadcast   a message to all users or a segment: send (preview, y/N), status ID, list, cancel ID
+genbot webhook     Telegram's webhook: info, set --url URL (with the secret and allowed updates), delete
 
 In the development environment the local package adds (entry points ``genbot.commands``):
 genbot dev         run the whole bot on this machine (see README)
@@ -276,6 +277,63 @@ def cmd_broadcast(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_webhook(args: argparse.Namespace) -> int:
+    """getWebhookInfo / setWebhook / deleteWebhook with the deployed settings (BOT_TOKEN and
+    WEBHOOK_SECRET from the secret, the allowed updates the bot handles). ``cdk deploy`` sets the
+    webhook itself; this is for checking it and for rollbacks and incidents."""
+    import asyncio
+
+    from aiogram.exceptions import TelegramAPIError
+
+    from genbot.config import get_settings
+    from genbot.resources import ALLOWED_UPDATES
+    from genbot.telegram.client import make_bot
+
+    settings = get_settings()
+    if not settings.bot_token:
+        sys.stderr.write("genbot webhook: BOT_TOKEN is not set\n")
+        return 1
+
+    async def run() -> int:
+        bot = make_bot(settings)
+        try:
+            if args.action == "set":
+                if not settings.webhook_secret:
+                    sys.stderr.write(
+                        "genbot webhook set: WEBHOOK_SECRET is not set: refusing an open webhook\n"
+                    )
+                    return 1
+                await bot.set_webhook(
+                    url=args.url,
+                    secret_token=settings.webhook_secret,
+                    allowed_updates=list(ALLOWED_UPDATES),
+                    drop_pending_updates=args.drop_pending,
+                )
+                _out(f"webhook set to {args.url}")
+            elif args.action == "delete":
+                await bot.delete_webhook(drop_pending_updates=args.drop_pending)
+                _out("webhook deleted")
+            info = await bot.get_webhook_info()
+        except TelegramAPIError as exc:
+            sys.stderr.write(f"genbot webhook {args.action}: Telegram refused: {exc.message}\n")
+            return 1
+        finally:
+            await bot.session.close()
+        _out(f"url:                  {info.url or '(none)'}")
+        _out(f"pending updates:      {info.pending_update_count}")
+        allowed = ", ".join(info.allowed_updates or []) or "(Telegram's default)"
+        _out(f"allowed updates:      {allowed}")
+        _out(f"max connections:      {info.max_connections or '-'}")
+        if info.last_error_date:
+            _out(f"last error:           {info.last_error_date.isoformat()} {info.last_error_message or ''}")
+        expected = set(ALLOWED_UPDATES)
+        if info.url and info.allowed_updates is not None and set(info.allowed_updates) != expected:
+            _out(f"warning: allowed updates differ from the bot's: {', '.join(sorted(expected))}")
+        return 0
+
+    return asyncio.run(run())
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="genbot", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -320,6 +378,14 @@ def parser() -> argparse.ArgumentParser:
     listing = actions.add_parser("list", help="the newest broadcasts")
     listing.add_argument("--limit", type=int, default=20)
     p.set_defaults(func=cmd_broadcast)
+    p = sub.add_parser("webhook", help="Telegram's webhook: info, set, delete")
+    actions = p.add_subparsers(dest="action", required=True)
+    actions.add_parser("info", help="where Telegram sends updates, how many wait, the last error")
+    setting = actions.add_parser("set", help="point Telegram at URL with the secret and allowed updates")
+    setting.add_argument("--url", required=True, help="the stack's TelegramWebhookUrl output")
+    for action in (setting, actions.add_parser("delete", help="stop sending updates to any URL")):
+        action.add_argument("--drop-pending", action="store_true", help="drop the updates waiting")
+    p.set_defaults(func=cmd_webhook)
     for plugin in entry_points(group=PLUGIN_GROUP):
         plugin.load()(sub)
     return root

@@ -11,6 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+# The update kinds Telegram sends the webhook (setWebhook's allowed_updates): what the routers
+# handle. functions/set_webhook (stdlib only, no layer) keeps a copy; a unit test holds them equal.
+ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "pre_checkout_query", "my_chat_member")
+
 # Tables: "read" (get, query: no scan), "items" (get, query, put and update items, one by one or in
 # transactions: no scan, delete or batch write), "items_scan" ("items" and scan: a broadcast
 # reads every user), "read_write" (everything on the table).
