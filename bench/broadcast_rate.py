@@ -50,7 +50,7 @@ def main() -> None:
     from genbot_local.botapi import BotApiStandIn
     from genbot_local.invoke import invoke, load_handler
     from genbot_local.simulate import BOT_TOKEN
-    from genbot_local.sqs_driver import SqsDriver
+    from genbot_local.sqs_driver import SqsDriver, queue_depth
 
     standin = BotApiStandIn(token=BOT_TOKEN, bot_username="genbot_local_bot").start()
     moto = MotoServer().start()
@@ -85,15 +85,7 @@ def main() -> None:
     invocations = Counter[str]()
 
     def depth() -> int:
-        attrs = sqs.get_queue_attributes(
-            QueueUrl=url,
-            AttributeNames=[
-                "ApproximateNumberOfMessages",
-                "ApproximateNumberOfMessagesNotVisible",
-                "ApproximateNumberOfMessagesDelayed",
-            ],
-        )["Attributes"]
-        return sum(int(v) for v in attrs.values())
+        return queue_depth(sqs, url)
 
     def consume() -> None:
         driver = SqsDriver.for_queue(spec, url, lambda e: invoke("notify", e), client=sqs, wait_seconds=1)

@@ -557,15 +557,9 @@ def drain(driver: Any, limit: int = 40) -> int:
 
 
 def queue_depth(url: str) -> int:
-    attrs = STATE.poller.get_queue_attributes(
-        QueueUrl=url,
-        AttributeNames=[
-            "ApproximateNumberOfMessages",
-            "ApproximateNumberOfMessagesNotVisible",
-            "ApproximateNumberOfMessagesDelayed",
-        ],
-    )["Attributes"]
-    return sum(int(v) for v in attrs.values())
+    from genbot_local.sqs_driver import queue_depth as depth
+
+    return depth(STATE.poller, url)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -57,6 +57,19 @@ def queue_arn(client: Any, url: str) -> str:
     return str(attrs["QueueArn"])
 
 
+DEPTH_ATTRIBUTES = (
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesNotVisible",
+    "ApproximateNumberOfMessagesDelayed",
+)
+
+
+def queue_depth(client: Any, url: str) -> int:
+    """Messages in the queue: waiting, in flight and delayed."""
+    attrs = client.get_queue_attributes(QueueUrl=url, AttributeNames=list(DEPTH_ATTRIBUTES))["Attributes"]
+    return sum(int(attrs.get(name, 0)) for name in DEPTH_ATTRIBUTES)
+
+
 def to_record(message: dict[str, Any], arn: str, region: str) -> dict[str, Any]:
     """A received SQS message in the shape Lambda puts in ``event["Records"]``."""
     system = message.get("Attributes", {})

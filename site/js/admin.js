@@ -3,7 +3,7 @@
 import * as api from "./api.js";
 import { el, spinner, toast } from "./dom.js";
 import { credits, formatDate, formatDay, formatNumber, t } from "./i18n.js";
-import { choice, errorState, loadInto, section, signed } from "./views.js";
+import { choice, errorState, loadInto, paged, section, signed } from "./views.js";
 
 const SECTIONS = ["stats", "users", "promo", "settings", "broadcasts", "log", "audit"];
 const SETTING_KEYS = ["prices", "packs", "catalog", "subscription"];
@@ -615,27 +615,14 @@ function broadcastCard(ctx, view) {
 const compact = (value) => (value == null ? "—" : JSON.stringify(value));
 
 function logSection(ctx) {
-  const list = el("ul", { class: "ledger log", id: "admin-log" });
-  const more = el("button", { class: "btn secondary wide", id: "log-more", text: t("more"), hidden: true });
-  const status = el("div");
-  let cursor = null;
-  const load = async () => {
-    more.hidden = true;
-    status.replaceChildren(spinner());
-    try {
-      const page = await api.admin.log(cursor);
-      status.replaceChildren();
-      for (const item of page.items) list.append(logRow(ctx, item));
-      cursor = page.next_cursor;
-      more.hidden = !cursor;
-      if (!list.children.length) status.replaceChildren(empty(t("a_log_empty")));
-    } catch (error) {
-      status.replaceChildren(errorState(error, load, ctx));
-    }
-  };
-  more.addEventListener("click", load);
-  load();
-  return section(t("a_log"), list, status, more);
+  return paged(ctx, {
+    title: t("a_log"),
+    list: el("ul", { class: "ledger log", id: "admin-log" }),
+    moreId: "log-more",
+    fetch: api.admin.log,
+    row: (item) => logRow(ctx, item),
+    emptyText: t("a_log_empty"),
+  });
 }
 
 function logRow(ctx, item) {

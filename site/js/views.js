@@ -139,28 +139,39 @@ function promoForm(ctx) {
 
 // -- ledger -----------------------------------------------------------------------------------
 
-export function history(ctx) {
-  const list = el("ul", { class: "ledger", id: "ledger" });
-  const more = el("button", { class: "btn secondary wide", id: "ledger-more", text: t("more"), hidden: true });
+// A list read page by page ("More" fetches the next): fetch(cursor) -> {items, next_cursor}.
+export function paged(ctx, { title, list, moreId, fetch, row, emptyText }) {
+  const more = el("button", { class: "btn secondary wide", id: moreId, text: t("more"), hidden: true });
   const status = el("div");
   let cursor = null;
   const load = async () => {
     more.hidden = true;
     status.replaceChildren(spinner());
     try {
-      const page = await api.ledger(cursor);
+      const page = await fetch(cursor);
       status.replaceChildren();
-      for (const item of page.items) list.append(ledgerRow(item));
+      for (const item of page.items) list.append(row(item));
       cursor = page.next_cursor;
       more.hidden = !cursor;
-      if (!list.children.length) status.replaceChildren(el("div", { class: "state empty", text: t("history_empty") }));
+      if (!list.children.length && !cursor) status.replaceChildren(el("div", { class: "state empty", text: emptyText }));
     } catch (error) {
       status.replaceChildren(errorState(error, load, ctx));
     }
   };
   more.addEventListener("click", load);
   load();
-  return section(t("history"), list, status, more);
+  return section(title, list, status, more);
+}
+
+export function history(ctx) {
+  return paged(ctx, {
+    title: t("history"),
+    list: el("ul", { class: "ledger", id: "ledger" }),
+    moreId: "ledger-more",
+    fetch: api.ledger,
+    row: ledgerRow,
+    emptyText: t("history_empty"),
+  });
 }
 
 function ledgerRow(item) {
@@ -183,27 +194,14 @@ function ledgerRow(item) {
 const isVideo = (item) => (item.mime || "").startsWith("video/") || item.mode === "video";
 
 export function gallery(ctx) {
-  const grid = el("div", { class: "gallery", id: "gallery" });
-  const more = el("button", { class: "btn secondary wide", id: "gallery-more", text: t("more"), hidden: true });
-  const status = el("div");
-  let cursor = null;
-  const load = async () => {
-    more.hidden = true;
-    status.replaceChildren(spinner());
-    try {
-      const page = await api.generations(cursor);
-      status.replaceChildren();
-      for (const item of page.items) grid.append(tile(ctx, item));
-      cursor = page.next_cursor;
-      more.hidden = !cursor;
-      if (!grid.children.length && !cursor) status.replaceChildren(el("div", { class: "state empty", text: t("gallery_empty") }));
-    } catch (error) {
-      status.replaceChildren(errorState(error, load, ctx));
-    }
-  };
-  more.addEventListener("click", load);
-  load();
-  return section(t("gallery"), grid, status, more);
+  return paged(ctx, {
+    title: t("gallery"),
+    list: el("div", { class: "gallery", id: "gallery" }),
+    moreId: "gallery-more",
+    fetch: api.generations,
+    row: (item) => tile(ctx, item),
+    emptyText: t("gallery_empty"),
+  });
 }
 
 function tile(ctx, item) {

@@ -30,7 +30,7 @@ from genbot.telegram.callbacks import BroadcastAction, BroadcastCb
 from genbot.vocab import BroadcastStatus, NoticeKind
 from genbot_local.botapi import BotApiStandIn
 from genbot_local.invoke import LocalContext, load_handler
-from genbot_local.sqs_driver import SqsDriver
+from genbot_local.sqs_driver import SqsDriver, queue_depth
 
 SEND_METHODS = ("sendmessage", "sendphoto")
 ADMIN = 4242
@@ -55,15 +55,7 @@ class BroadcastQueue:
         return SqsDriver.for_queue(self.spec, self.url, target, client=self.sqs, wait_seconds=0)
 
     def depth(self) -> int:
-        attrs = self.sqs.get_queue_attributes(
-            QueueUrl=self.url,
-            AttributeNames=[
-                "ApproximateNumberOfMessages",
-                "ApproximateNumberOfMessagesNotVisible",
-                "ApproximateNumberOfMessagesDelayed",
-            ],
-        )["Attributes"]
-        return sum(int(v) for v in attrs.values())
+        return queue_depth(self.sqs, self.url)
 
     def receive(self) -> list[dict[str, Any]]:
         """The next message(s), not yet processed (they stay in flight)."""

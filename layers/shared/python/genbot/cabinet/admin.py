@@ -299,44 +299,6 @@ def stats_view(caller: CurrentAdmin) -> Stats:
     )
 
 
-class FailedJob(BaseModel):
-    job_id: str
-    user_id: int
-    mode: str
-    tier: str
-    provider: str | None
-    error_code: str | None
-    price: int
-    created_at: datetime
-    failed_at: datetime
-
-
-class FailedJobs(BaseModel):
-    items: list[FailedJob]
-
-
-@router.get("/admin/jobs/failed", summary="The latest failed (and refunded) jobs")
-def failed_jobs(caller: CurrentAdmin, limit: LimitParam = DEFAULT_LIMIT) -> FailedJobs:
-    """Newest first, from the jobs' sparse ``failed`` index: one Query of ``limit`` items."""
-    found = Job.failed.query(FAILED, scan_index_forward=False, limit=limit)
-    return FailedJobs(
-        items=[
-            FailedJob(
-                job_id=str(job.job_id),
-                user_id=int(job.user_id),
-                mode=str(job.mode),
-                tier=str(job.tier),
-                provider=job.provider,
-                error_code=job.error_code,
-                price=int(job.price),
-                created_at=_at_ms(int(job.created_at)),
-                failed_at=_at_ms(int(job.updated_at)),
-            )
-            for job in found
-        ]
-    )
-
-
 # -- users ------------------------------------------------------------------------------------------
 
 
@@ -374,6 +336,19 @@ class JobLine(BaseModel):
     provider: str | None
     error_code: str | None
     created_at: datetime
+
+
+def _job_line(job: Job) -> JobLine:
+    return JobLine(
+        job_id=str(job.job_id),
+        mode=str(job.mode),
+        tier=str(job.tier),
+        status=str(job.status),
+        price=int(job.price),
+        provider=job.provider,
+        error_code=job.error_code,
+        created_at=_at_ms(int(job.created_at)),
+    )
 
 
 class PaymentLine(BaseModel):
@@ -472,20 +447,31 @@ def user_view(caller: CurrentAdmin, user_id: UserId) -> UserView:
             )
             for e in ledger
         ],
-        jobs=[
-            JobLine(
-                job_id=str(j.job_id),
-                mode=str(j.mode),
-                tier=str(j.tier),
-                status=str(j.status),
-                price=int(j.price),
-                provider=j.provider,
-                error_code=j.error_code,
-                created_at=_at_ms(int(j.created_at)),
-            )
-            for j in jobs
-        ],
+        jobs=[_job_line(j) for j in jobs],
         payments=_payments(user_id),
+    )
+
+
+class FailedJob(JobLine):
+    user_id: int
+    failed_at: datetime
+
+
+class FailedJobs(BaseModel):
+    items: list[FailedJob]
+
+
+@router.get("/admin/jobs/failed", summary="The latest failed (and refunded) jobs")
+def failed_jobs(caller: CurrentAdmin, limit: LimitParam = DEFAULT_LIMIT) -> FailedJobs:
+    """Newest first, from the jobs' sparse ``failed`` index: one Query of ``limit`` items."""
+    found = Job.failed.query(FAILED, scan_index_forward=False, limit=limit)
+    return FailedJobs(
+        items=[
+            FailedJob(
+                **_job_line(job).model_dump(), user_id=int(job.user_id), failed_at=_at_ms(int(job.updated_at))
+            )
+            for job in found
+        ]
     )
 
 
