@@ -1,8 +1,15 @@
 """The HTTP API: every function's ``http_routes``, integrated with its ``target`` (the ``live``
 alias for SnapStart functions, so API Gateway never invokes an unsnapshotted ``$LATEST``).
 
-The ``$default`` stage is created explicitly to set throttling (Telegram opens at most 40
-connections; anything far beyond that is not Telegram) and JSON access logs.
+The ``$default`` stage is created explicitly to set throttling and JSON access logs. Every route
+gets the stage's default limits (``apiRateLimit``/``apiBurstLimit``, 50 requests/s, bursts of 100):
+Telegram opens at most 40 connections to a webhook (``max_connections``' default) and waits for
+each answer, so anything far beyond that is not Telegram; a throttled update gets a 429, which
+Telegram retries. Routes of some functions get their own, lower limits (``route_throttles``): the
+cabinet (``cabinetRateLimit``/``cabinetBurstLimit``, 20/s and 40: a person opening the Mini App
+makes a handful of calls), and YooKassa's notifications (one per payment event: 5/s, bursts of
+10), so a flood on either never takes the webhook's share nor runs up Lambda's bill unbounded.
+A route with its own limits is created before the stage (CloudFormation checks its key exists).
 """
 
 from __future__ import annotations
@@ -48,6 +55,17 @@ class _AccessLogs:
         )
 
 
+YOOKASSA_THROTTLE = (5, 10)  # (requests/s, burst): YooKassa notifies once per payment event
+
+
+def route_throttles(settings: DeploySettings) -> dict[str, tuple[int, int]]:
+    """Function name -> (rate, burst) for its routes; other routes use the stage's default."""
+    return {
+        "cabinet_api": (settings.cabinet_rate_limit, settings.cabinet_burst_limit),
+        "payment_poll": YOOKASSA_THROTTLE,
+    }
+
+
 class HttpApi(Construct):
     def __init__(
         self,
@@ -78,6 +96,9 @@ class HttpApi(Construct):
             ),
             access_log_settings=access_logs,
         )
+        self.routes: dict[str, list[apigw.HttpRoute]] = {}  # function name -> its routes
+        throttles = route_throttles(settings)
+        route_settings: dict[str, dict[str, int]] = {}  # RouteSettings is JSON: CloudFormation's names
         for name, fn in functions.items():
             if not fn.spec.http_routes:
                 continue
@@ -87,9 +108,22 @@ class HttpApi(Construct):
                 payload_format_version=apigw.PayloadFormatVersion.VERSION_2_0,
             )
             for method, path in fn.spec.http_routes:
-                self.api.add_routes(
+                routes = self.api.add_routes(
                     path=path, methods=[apigw.HttpMethod(method.upper())], integration=integration
                 )
+                self.routes.setdefault(name, []).extend(routes)
+                if name in throttles:
+                    rate, burst = throttles[name]
+                    route_settings[f"{method.upper()} {path}"] = {
+                        "ThrottlingRateLimit": rate,
+                        "ThrottlingBurstLimit": burst,
+                    }
+                    for route in routes:
+                        self.stage.node.add_dependency(route)
+        if route_settings:
+            stage = self.stage.node.default_child
+            assert isinstance(stage, apigw.CfnStage)
+            stage.route_settings = route_settings
 
     @property
     def url(self) -> str:

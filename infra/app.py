@@ -21,6 +21,7 @@ for _path in (ROOT / "layers" / "shared" / "python", ROOT):
 
 import aws_cdk as cdk  # noqa: E402
 
+from infra.settings import flag  # noqa: E402
 from infra.stack import GenbotStack  # noqa: E402
 
 
@@ -37,6 +38,14 @@ def build_app(context: dict[str, Any] | None = None) -> cdk.App:
             account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")
         )
     GenbotStack(app, "GenbotStack", env=env)
+    nag = app.node.try_get_context("nag")
+    if nag is None or flag(nag, "nag"):
+        # cdk-nag's AwsSolutions pack as a policy validation plugin: synth fails on a finding that
+        # infra/nag.py does not acknowledge (tests/infra/test_nag.py checks the same)
+        from aws_cdk import Validations
+        from cdk_nag import AwsSolutionsChecks
+
+        Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app
 
 

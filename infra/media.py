@@ -1,4 +1,5 @@
-"""S3 buckets, one per ``BucketSpec``: private, encrypted, TLS only, generated media expiring.
+"""S3 buckets, one per ``BucketSpec``: private, encrypted, TLS only, generated media expiring,
+server access logs to the access logs bucket (``infra/access_logs.py``).
 
 Users get their media through presigned URLs, so nothing is ever public; results older than
 ``expire_days`` under ``expire_prefix`` are deleted by a lifecycle rule to keep storage bounded.
@@ -14,6 +15,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from genbot.resources import Access, BucketSpec
+from infra.access_logs import s3_prefix
 from infra.naming import pascal
 
 _READ = ["s3:GetObject"]
@@ -23,8 +25,16 @@ _WRITE = ["s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"]
 class MediaBuckets(Construct):
     """All buckets; ``buckets[name]`` is the bucket for ``BucketSpec.name``."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, specs: Mapping[str, BucketSpec]) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        specs: Mapping[str, BucketSpec],
+        access_logs: s3.IBucket | None = None,
+    ) -> None:
         super().__init__(scope, construct_id)
+        self._access_logs = access_logs
         self.specs = dict(specs)
         self.specs_by_name = {spec.name: spec for spec in specs.values()}
         self.buckets = {spec.name: self._bucket(spec) for spec in specs.values()}
@@ -37,6 +47,8 @@ class MediaBuckets(Construct):
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             enforce_ssl=True,
+            server_access_logs_bucket=self._access_logs,
+            server_access_logs_prefix=s3_prefix(spec.name) if self._access_logs else None,
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id=f"expire-{spec.expire_prefix.strip('/') or 'all'}",

@@ -11,7 +11,8 @@ A bad value fails the synth naming ``functionEnv`` rather than the deploy.
 
 The flexible time window is off (a reminder "at 11:00" means then). The target input is
 ``json(spec.input)``: exactly the event the function receives. One role, assumable only by
-Scheduler on behalf of this account, may invoke only the scheduled functions' targets.
+Scheduler on behalf of this account, may invoke only the scheduled functions' targets (their exact
+ARNs: the ``live`` alias or the unqualified function, no version wildcard).
 """
 
 from __future__ import annotations
@@ -77,7 +78,10 @@ class Schedules(Construct):
         for spec in specs.values():
             expression, timezone = resolve(spec, env)
             target = functions[spec.function].target
-            target.grant_invoke(self.role)
+            # the exact ARN Scheduler calls (grant_invoke would add "<arn>:*", every version)
+            self.role.add_to_principal_policy(
+                iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[target.function_arn])
+            )
             self.schedules[spec.name] = scheduler.CfnSchedule(
                 self,
                 pascal(spec.name),

@@ -24,7 +24,8 @@ class SettingsError(ValueError):
     """A context value is malformed; the message names the key."""
 
 
-def _flag(value: Any, key: str) -> bool:
+def flag(value: Any, key: str) -> bool:
+    """A true/false context value (``-c key=false`` arrives as a string)."""
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()
@@ -80,6 +81,8 @@ class DeploySettings:
     log_retention_days: int = 30
     api_rate_limit: int = 50  # requests/s on the default stage; Telegram opens <= 40 connections
     api_burst_limit: int = 100
+    cabinet_rate_limit: int = 20  # the cabinet's routes: a person makes a handful of calls
+    cabinet_burst_limit: int = 40
     api_access_logs: bool = True
     function_env: dict[str, str] = field(default_factory=dict)  # e.g. {"ADMIN_IDS": "1,2"}
     bot_username: str | None = None  # the cabinet's config.json (links to the bot); without "@"
@@ -90,7 +93,7 @@ class DeploySettings:
         def get(key: str) -> Any:
             return node.try_get_context(key)
 
-        bundle = _flag(get("bundle"), "bundle") if get("bundle") is not None else True
+        bundle = flag(get("bundle"), "bundle") if get("bundle") is not None else True
         if os.environ.get(SKIP_DEPS_ENV, "").strip() in {"1", "true", "yes"}:
             bundle = False
         defaults = cls()
@@ -104,7 +107,13 @@ class DeploySettings:
             ),
             api_rate_limit=_int(get("apiRateLimit") or defaults.api_rate_limit, "apiRateLimit"),
             api_burst_limit=_int(get("apiBurstLimit") or defaults.api_burst_limit, "apiBurstLimit"),
-            api_access_logs=_flag(
+            cabinet_rate_limit=_int(
+                get("cabinetRateLimit") or defaults.cabinet_rate_limit, "cabinetRateLimit"
+            ),
+            cabinet_burst_limit=_int(
+                get("cabinetBurstLimit") or defaults.cabinet_burst_limit, "cabinetBurstLimit"
+            ),
+            api_access_logs=flag(
                 get("apiAccessLogs") if get("apiAccessLogs") is not None else True, "apiAccessLogs"
             ),
             function_env=_env(get("functionEnv") or {}, "functionEnv"),

@@ -3,7 +3,8 @@
 - **Bucket**: private (all public access blocked, owner-enforced objects), SSE-S3, TLS only, no
   name of its own, retained on stack deletion like the media bucket (it holds only the site: delete
   it by hand after the stack if you like). Only CloudFront reads it, through an origin access
-  control (OAC, SigV4-signed requests; the bucket policy names this distribution).
+  control (OAC, SigV4-signed requests; the bucket policy names this distribution). Its server
+  access logs, and the distribution's standard logs, go to the access logs bucket.
 - **Distribution**: HTTPS only (HTTP redirects to HTTPS), ``index.html`` at ``/``, compression,
   HTTP/2 and 3, the managed ``CachingOptimized`` policy (it honours the objects' ``Cache-Control``),
   and a response headers policy: HSTS, ``nosniff``, ``no-referrer`` and the content security policy
@@ -34,6 +35,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
+
+from infra.access_logs import CLOUDFRONT_PREFIX, s3_prefix
 
 CONFIG_FILE = "config.json"
 INDEX = "index.html"
@@ -98,6 +101,7 @@ class CabinetSite(Construct):
         api_origin: str,
         bot_username: str | None,
         log_retention: logs.RetentionDays,
+        access_logs: s3.IBucket | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         site_dir = site_files(site_dir)
@@ -108,6 +112,8 @@ class CabinetSite(Construct):
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             enforce_ssl=True,
+            server_access_logs_bucket=access_logs,
+            server_access_logs_prefix=s3_prefix("site") if access_logs else None,
             removal_policy=RemovalPolicy.RETAIN,
         )
         self.headers = cloudfront.ResponseHeadersPolicy(
@@ -143,6 +149,9 @@ class CabinetSite(Construct):
             default_root_object=INDEX,
             http_version=cloudfront.HttpVersion.HTTP2_AND_3,
             price_class=cloudfront.PriceClass.PRICE_CLASS_100,  # North America and Europe edges
+            enable_logging=access_logs is not None,
+            log_bucket=access_logs,
+            log_file_prefix=CLOUDFRONT_PREFIX if access_logs else None,
             default_behavior=cloudfront.BehaviorOptions(
                 origin=origins.S3BucketOrigin.with_origin_access_control(self.bucket),
                 viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,

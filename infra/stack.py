@@ -14,12 +14,14 @@ from pathlib import Path
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
+from infra.access_logs import AccessLogs
 from infra.api import HttpApi
 from infra.data import Tables
 from infra.functions import Functions, Wiring, retention
 from infra.layer import SharedLayer
 from infra.media import MediaBuckets
 from infra.monitoring import Monitoring
+from infra.nag import acknowledge_findings
 from infra.queues import Queues
 from infra.schedules import Schedules
 from infra.secrets import AppSecret
@@ -29,6 +31,8 @@ from infra.specs import AppSpecs
 from infra.webhook_registration import WebhookRegistration
 
 ROOT = Path(__file__).resolve().parents[1]
+BOT_FUNCTION = "webhook"
+CABINET_URL_ENV = "CABINET_URL"
 CABINET_FUNCTION = "cabinet_api"  # its CORS origin is the site's: CABINET_ORIGIN
 CABINET_ORIGIN_ENV = "CABINET_ORIGIN"
 
@@ -52,7 +56,8 @@ class GenbotStack(Stack):
 
         self.tables = Tables(self, "Tables", specs=specs.tables)
         self.queues = Queues(self, "Queues", specs=specs)
-        self.media = MediaBuckets(self, "Media", specs=specs.buckets)
+        self.access_logs = AccessLogs(self, "AccessLogs")
+        self.media = MediaBuckets(self, "Media", specs=specs.buckets, access_logs=self.access_logs.bucket)
         self.secret = AppSecret(self, "AppSecret")
         self.layer = SharedLayer(self, "SharedLayer", root=root, with_deps=settings.bundle_deps)
 
@@ -83,15 +88,18 @@ class GenbotStack(Stack):
             api_origin=self.api.api.api_endpoint,
             bot_username=settings.bot_username,
             log_retention=retention(settings.log_retention_days),
+            access_logs=self.access_logs.bucket,
         )
         if CABINET_FUNCTION in fns:
             fns[CABINET_FUNCTION].function.add_environment(CABINET_ORIGIN_ENV, self.site.origin)
+        if BOT_FUNCTION in fns:  # the main menu's and /balance's cabinet buttons, /admin's button
+            fns[BOT_FUNCTION].function.add_environment(CABINET_URL_ENV, self.site.url)
         self.monitoring = Monitoring(
             self,
             "Monitoring",
             functions=fns,
             queues=self.queues.queues,
-            api_server_errors=self.api.api.metric_server_error(),
+            api=self.api.api,
             alarm_email=settings.alarm_email,
         )
         self.webhook = WebhookRegistration(
@@ -130,3 +138,4 @@ class GenbotStack(Stack):
             value=self.site.distribution.distribution_id,
             description="for a manual invalidation",
         )
+        acknowledge_findings(self)  # cdk-nag: what the stack keeps, and why (infra/nag.py)

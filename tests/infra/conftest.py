@@ -121,8 +121,8 @@ def extra_schedule() -> ScheduleSpec:
 @pytest.fixture(scope="session")
 def variant_context() -> dict[str, str]:
     """``-c`` values for the variant: an alarm email, a Bot API URL, extra env (with a time zone and
-    a reminder hour the schedules follow), a webhook version, the bot's username and a menu button
-    text (its site also has content-hashed ``assets/``)."""
+    a reminder hour the schedules follow), a webhook version, the bot's username, a menu button
+    text and the cabinet routes' throttling (its site also has content-hashed ``assets/``)."""
     return {
         "alarmEmail": "ops@example.com",
         "telegramApiUrl": "https://botapi.example.com",
@@ -132,6 +132,8 @@ def variant_context() -> dict[str, str]:
         "webhookVersion": "7",
         "botUsername": "@genbot_test_bot",
         "menuButtonText": "Кабинет",
+        "cabinetRateLimit": "30",
+        "cabinetBurstLimit": "60",
     }
 
 

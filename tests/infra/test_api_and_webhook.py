@@ -8,6 +8,8 @@ import pytest
 from aws_cdk.assertions import Capture, Match, Template
 
 from genbot.resources import FUNCTIONS, FunctionSpec
+from infra.api import YOOKASSA_THROTTLE
+from infra.settings import DeploySettings
 from infra.stack import GenbotStack
 
 ROUTE = "AWS::ApiGatewayV2::Route"
@@ -148,3 +150,47 @@ def test_webhook_version_context_changes_the_custom_resource(
     assert variant_context["webhookVersion"] != "1"
     variant_template.resource_count_is(WEBHOOK, 1)
     variant_template.has_resource_properties(WEBHOOK, {"Version": variant_context["webhookVersion"]})
+
+
+def _throttled_routes(spec_name: str) -> list[str]:
+    return [key for spec, key in ROUTES if spec.name == spec_name]
+
+
+def test_the_cabinet_and_yookassa_routes_have_their_own_lower_limits(
+    template: Template, app_stack: GenbotStack, logical_id: LogicalId
+) -> None:
+    defaults = DeploySettings()
+    # the webhook takes the stage's default (Telegram: at most 40 connections, each awaiting
+    # its answer); the cabinet and YooKassa get less, so neither can take the webhook's share
+    assert defaults.cabinet_rate_limit < defaults.api_rate_limit
+    expected = {
+        **{
+            key: {"ThrottlingRateLimit": 20, "ThrottlingBurstLimit": 40}
+            for key in _throttled_routes("cabinet_api")
+        },
+        **{
+            key: {"ThrottlingRateLimit": YOOKASSA_THROTTLE[0], "ThrottlingBurstLimit": YOOKASSA_THROTTLE[1]}
+            for key in _throttled_routes("payment_poll")
+        },
+    }
+    assert expected and not any(key in expected for key in _throttled_routes("webhook"))
+    template.has_resource_properties(
+        "AWS::ApiGatewayV2::Stage",
+        {"RouteSettings": Match.object_equals(expected)},
+    )
+    # and the stage waits for those routes (CloudFormation checks each route key exists)
+    (stage,) = template.find_resources("AWS::ApiGatewayV2::Stage").values()
+    for name in ("cabinet_api", "payment_poll"):
+        for route in app_stack.api.routes[name]:
+            assert logical_id(route) in stage["DependsOn"]
+
+
+def test_route_limits_follow_the_context(variant_template: Template, variant_context: dict[str, str]) -> None:
+    rate, burst = int(variant_context["cabinetRateLimit"]), int(variant_context["cabinetBurstLimit"])
+    settings = {
+        key: {"ThrottlingRateLimit": rate, "ThrottlingBurstLimit": burst}
+        for key in _throttled_routes("cabinet_api")
+    }
+    variant_template.has_resource_properties(
+        "AWS::ApiGatewayV2::Stage", {"RouteSettings": Match.object_like(settings)}
+    )

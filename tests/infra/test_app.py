@@ -54,6 +54,7 @@ def test_context_values_from_the_command_line_are_parsed() -> None:
             "bundle": "false",
             "logRetentionDays": "90",
             "apiRateLimit": "10",
+            "cabinetBurstLimit": "15",
             "functionEnv": '{"A_B": "1"}',
         }
     )
@@ -61,6 +62,7 @@ def test_context_values_from_the_command_line_are_parsed() -> None:
     assert settings.bundle_deps is False
     assert settings.log_retention_days == 90
     assert settings.api_rate_limit == 10
+    assert (settings.cabinet_rate_limit, settings.cabinet_burst_limit) == (20, 15)
     assert settings.function_env == {"A_B": "1"}
 
 

@@ -85,9 +85,12 @@ def test_function_environment_names_exactly_its_resources(
     if spec.name == "cabinet_api":  # CORS for the cabinet's site only
         domain = {"Fn::GetAtt": [logical_id(stack.site.distribution), "DomainName"]}
         expected["CABINET_ORIGIN"] = {"Fn::Join": ["", ["https://", domain]]}
+    if spec.name == "webhook":  # the bot's buttons into the cabinet (the site's https:// address)
+        domain = {"Fn::GetAtt": [logical_id(stack.site.distribution), "DomainName"]}
+        expected["CABINET_URL"] = {"Fn::Join": ["", ["https://", domain, "/"]]}
 
     # then the environment is exactly that: table names, queue URLs, bucket names, DLQ ARN, secret ARN
-    # (and the cabinet's origin for its API)
+    # (and the cabinet's origin for its API, its URL for the bot)
     matching = template.find_resources(
         FUNCTION, {"Properties": {"Environment": {"Variables": Match.object_equals(expected)}}}
     )

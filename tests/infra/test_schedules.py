@@ -33,6 +33,7 @@ CURRENT = {
     # "after 11:00" Moscow time (TIMEZONE, BONUS_REMINDER_HOUR defaults), every 15 min till midnight
     "bonus_reminders": ("notify", "cron(0/15 11-23 * * ? *)", "Europe/Moscow"),
     "subscription_notices": ("notify", "rate(1 hour)", "UTC"),
+    "ledger_audit": ("audit", "rate(1 hour)", "UTC"),  # balances against their ledger, incrementally
 }
 
 
@@ -179,8 +180,8 @@ def test_a_schedule_spec_becomes_a_schedule_with_time_zone_and_input(
     )
     assert set(roles) == {role_id}
 
-    # ...which may invoke only the scheduled targets: this one, generate (sweep), payment_poll
-    # and notify (offers, bonus reminders, subscription notices)
+    # ...which may invoke only the scheduled targets: this one, generate (sweep), payment_poll,
+    # notify (offers, bonus reminders, subscription notices) and audit (the ledger audit)
     attached = {"Roles": Match.array_with([{"Ref": role_id}])}
     variant_template.resource_properties_count_is("AWS::IAM::Policy", attached, 1)
     resources = Capture()
@@ -197,8 +198,10 @@ def test_a_schedule_spec_becomes_a_schedule_with_time_zone_and_input(
     )
     others = [
         logical_id(variant_stack.functions.functions[f].function)
-        for f in ("generate", "payment_poll", "notify")
+        for f in ("generate", "payment_poll", "notify", "audit")
     ]
     granted = resources.as_array()
-    assert target in granted and len(granted) == 7  # each other function: its ARN and its versions
-    assert all(r == target or any(o in str(r) for o in others) for r in granted)
+    # exactly the ARNs Scheduler calls: no "<arn>:*" reaching every version
+    assert target in granted and len(granted) == 5
+    assert sorted(r["Fn::GetAtt"][0] for r in granted if r != target) == sorted(others)
+    assert not any(":*" in str(r) for r in granted)
