@@ -159,3 +159,11 @@ def provider_call(provider: str, outcome: str, started: float) -> None:
     ) as metric:
         metric.add_dimension(name="provider", value=provider)
         metric.add_dimension(name="outcome", value=outcome)
+    # and, with the function's other metrics, the counts its error-rate alarm divides
+    metrics.add_metric(name="ProviderCalls", unit="Count", value=1)
+    if outcome in PROVIDER_FAILURES:
+        metrics.add_metric(name="ProviderErrors", unit="Count", value=1)
+
+
+# what counts against a provider (a refusal or a bad input is the request's, not the provider's)
+PROVIDER_FAILURES = frozenset({"transient", "quota", "error"})
