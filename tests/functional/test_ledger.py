@@ -6,9 +6,18 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from genbot.ledger import InsufficientFundsError, Posting, UnknownUserError, apply, balance_from_ledger
+from genbot.ledger import (
+    ConditionFailedError,
+    InsufficientFundsError,
+    Posting,
+    UnknownUserError,
+    apply,
+    balance_from_ledger,
+    credit_existing,
+)
 from genbot.ledger.audit import audit
-from genbot.store.models import LedgerEntry, User
+from genbot.store.models import LedgerEntry, PromoCode, User
+from genbot.store.transaction import Transaction
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -81,3 +90,49 @@ def test_audit_reports_a_balance_that_drifted_from_its_ledger() -> None:
     problems = audit()
 
     assert [(p.user_id, p.balance, p.ledger_sum) for p in problems] == [(5, 8, 7)]
+
+
+# --- found by mutation testing (docs/mutation.md): what the ledger promises its callers ---------
+
+
+def test_a_debit_of_one_credit_still_needs_one_credit() -> None:
+    make_user(5, 0)
+    with pytest.raises(InsufficientFundsError):
+        apply(Posting(5, "job#one#debit", -1, "debit"))
+    assert User.get(5).balance == 0 and list(LedgerEntry.query(5)) == []
+
+
+def test_credit_existing_adds_to_a_positive_balance_in_the_callers_transaction() -> None:
+    make_user(6, 4)
+    tx = Transaction()
+    credit_existing(
+        tx, "entry", "user", Posting(6, "ref#777", 3, "referral"), user_actions=[User.referrals.add(1)]
+    )
+    tx.commit()
+    user = User.get(6)
+    assert (user.balance, user.referrals) == (7, 1) and balance_from_ledger(6) == 7
+
+
+def test_credit_existing_refuses_a_debit() -> None:
+    make_user(7, 4)
+    with pytest.raises(ValueError, match="credits"):
+        credit_existing(Transaction(), "entry", "user", Posting(7, "x#1", -1, "debit"))
+
+
+def test_extra_items_ride_in_the_same_transaction_and_their_failure_cancels_the_posting() -> None:
+    make_user(8, 5)
+    PromoCode("LEDGER1", credits=1, max_uses=1, used=0).save()
+
+    def use_code(tx: Transaction) -> object:
+        return tx.update(
+            "code", PromoCode("LEDGER1"), actions=[PromoCode.used.add(1)], condition=PromoCode.used < 1
+        )
+
+    assert apply(Posting(8, "promo#LEDGER1#8", 1, "promo"), extra=[use_code]) is True
+    assert (User.get(8).balance, int(PromoCode.get("LEDGER1").used)) == (6, 1)
+    with pytest.raises(ConditionFailedError):  # the code is used up: the credit doesn't happen either
+        apply(Posting(8, "promo#LEDGER1#8b", 1, "promo"), extra=[use_code])
+    assert User.get(8).balance == 6 and [e.op_id for e in LedgerEntry.query(8)] == [
+        "grant#seed",
+        "promo#LEDGER1#8",
+    ]
