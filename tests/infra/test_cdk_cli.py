@@ -1,4 +1,4 @@
-"""The pinned CDK CLI (package.json) reads this app's cloud assembly.
+"""The pinned CDK CLI (package.json) reads this app's cloud assembly, and diffs it offline.
 
 The npm aws-cdk 3.x CLI fails on aws-cdk-lib 2.x assemblies; this proves the pinned 2.x one
 synthesizes the stack offline, as `cdk deploy` will.
@@ -17,7 +17,7 @@ from aws_cdk.assertions import Template
 pytestmark = pytest.mark.infra
 
 
-def test_the_pinned_cli_synthesizes_the_stack(tmp_path: Path, repo_root: Path) -> None:
+def test_the_pinned_cli_synthesizes_and_diffs_the_stack(tmp_path: Path, repo_root: Path) -> None:
     cli = repo_root / "node_modules/.bin/cdk"
     if not cli.exists():
         if os.environ.get("CI"):
@@ -46,3 +46,49 @@ def test_the_pinned_cli_synthesizes_the_stack(tmp_path: Path, repo_root: Path) -
         "AWS::ApiGatewayV2::Api",
     ):
         assert template.find_resources(kind), f"no {kind} in the template the CLI synthesized"
+
+    # `cdk diff` against the deployed template (here: this one without its dashboard, as an
+    # older deploy would be) says what a deploy would change, offline: the README's deploy step
+    previous = json.loads((tmp_path / "GenbotStack.template.json").read_text())
+    dashboards = [k for k, v in previous["Resources"].items() if v["Type"] == "AWS::CloudWatch::Dashboard"]
+    assert dashboards
+    for key in dashboards:
+        del previous["Resources"][key]
+    deployed = tmp_path / "deployed.json"
+    deployed.write_text(json.dumps(previous))
+    diff_env = {
+        **env,
+        "AWS_ACCESS_KEY_ID": "offline",
+        "AWS_SECRET_ACCESS_KEY": "offline",
+        "AWS_REGION": "eu-central-1",
+    }
+    diffed = subprocess.run(
+        [str(cli), "diff", "--app", str(tmp_path), "--template", str(deployed), "--no-notices", "--fail"],
+        cwd=repo_root,
+        env=diff_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert diffed.returncode == 1, diffed.stderr[-2000:]  # --fail: differences found
+    assert "[+] AWS::CloudWatch::Dashboard" in diffed.stdout + diffed.stderr
+    same = subprocess.run(
+        [
+            str(cli),
+            "diff",
+            "--app",
+            str(tmp_path),
+            "--template",
+            str(tmp_path / "GenbotStack.template.json"),
+            "--no-notices",
+            "--fail",
+        ],
+        cwd=repo_root,
+        env=diff_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert same.returncode == 0, (same.stdout + same.stderr)[-2000:]
