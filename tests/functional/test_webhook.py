@@ -51,13 +51,20 @@ def test_a_forged_delivery_gets_401_and_nothing_is_read_or_written(
 
 @pytest.mark.parametrize(
     "body",
-    ["{not json", "[1, 2]", '{"message": {}}', "", "[" * 100_000 + "]" * 100_000],  # the last: RecursionError
+    [
+        "{not json",
+        "[1, 2]",
+        '{"message": {}}',
+        "",
+        '{"update_id": true, "message": {}}',  # JSON true is a Python int, but no update id
+        "[" * 100_000 + "]" * 100_000,  # RecursionError
+    ],
 )
 def test_a_malformed_body_gets_400(telegram, body, deliver) -> None:
     response = deliver(body)
 
     assert response["statusCode"] == 400
-    assert list(User.scan()) == []
+    assert list(User.scan()) == [] and list(IdempotencyRecord.scan()) == []
 
 
 # --- /start, registration, referrals -----------------------------------------------------

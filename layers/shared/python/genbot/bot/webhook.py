@@ -72,7 +72,8 @@ class WebhookApp:
 
         try:
             raw = json.loads(event.decoded_body or "")
-            if not isinstance(raw, dict) or not isinstance(raw.get("update_id"), int):
+            update_id = raw.get("update_id") if isinstance(raw, dict) else None
+            if not isinstance(update_id, int) or isinstance(update_id, bool):  # JSON true is no id
                 raise ValueError("not a Telegram update")
         except (ValueError, RecursionError) as exc:  # RecursionError: absurdly nested JSON
             logger.warning("malformed webhook body", extra={"reason": str(exc)[:200]})
