@@ -23,17 +23,28 @@ def test_the_pinned_cli_synthesizes_and_diffs_the_stack(tmp_path: Path, repo_roo
         if os.environ.get("CI"):
             pytest.fail("node_modules/.bin/cdk is missing: scripts/setup installs it with npm ci")
         pytest.skip("run scripts/setup (npm ci) to install the pinned CDK CLI")
-    env = {**os.environ, "GENBOT_SKIP_LAYER_DEPS": "1", "CDK_DISABLE_VERSION_CHECK": "1"}
+    env = {
+        **os.environ,
+        "GENBOT_SKIP_LAYER_DEPS": "1",
+        "CDK_DISABLE_VERSION_CHECK": "1",
+        # diff reads no account with --template; the SDK still wants credentials to exist
+        "AWS_ACCESS_KEY_ID": "offline",
+        "AWS_SECRET_ACCESS_KEY": "offline",
+        "AWS_REGION": "eu-central-1",
+    }
 
-    done = subprocess.run(
-        [str(cli), "synth", "--quiet", "--no-notices", "-o", str(tmp_path)],
-        cwd=repo_root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    def cdk(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(cli), *args, "--no-notices"],
+            cwd=repo_root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+    done = cdk("synth", "--quiet", "-o", str(tmp_path))
 
     assert done.returncode == 0, done.stderr[-2000:]
     version = json.loads((repo_root / "package.json").read_text())["devDependencies"]["aws-cdk"]
@@ -56,39 +67,10 @@ def test_the_pinned_cli_synthesizes_and_diffs_the_stack(tmp_path: Path, repo_roo
         del previous["Resources"][key]
     deployed = tmp_path / "deployed.json"
     deployed.write_text(json.dumps(previous))
-    diff_env = {
-        **env,
-        "AWS_ACCESS_KEY_ID": "offline",
-        "AWS_SECRET_ACCESS_KEY": "offline",
-        "AWS_REGION": "eu-central-1",
-    }
-    diffed = subprocess.run(
-        [str(cli), "diff", "--app", str(tmp_path), "--template", str(deployed), "--no-notices", "--fail"],
-        cwd=repo_root,
-        env=diff_env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    diffed = cdk("diff", "--app", str(tmp_path), "--template", str(deployed), "--fail")
     assert diffed.returncode == 1, diffed.stderr[-2000:]  # --fail: differences found
     assert "[+] AWS::CloudWatch::Dashboard" in diffed.stdout + diffed.stderr
-    same = subprocess.run(
-        [
-            str(cli),
-            "diff",
-            "--app",
-            str(tmp_path),
-            "--template",
-            str(tmp_path / "GenbotStack.template.json"),
-            "--no-notices",
-            "--fail",
-        ],
-        cwd=repo_root,
-        env=diff_env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    same = cdk(
+        "diff", "--app", str(tmp_path), "--template", str(tmp_path / "GenbotStack.template.json"), "--fail"
     )
     assert same.returncode == 0, (same.stdout + same.stderr)[-2000:]
