@@ -18,7 +18,6 @@ import sys
 from collections import Counter
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import pytest
 
@@ -26,6 +25,7 @@ from genbot import stats
 from genbot.resources import QUEUES
 from genbot.store.models import User
 from genbot_local.botapi.model import FloodLimits
+from tests.functional.sdk_faults import fail_once
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "load.py"
 USERS, THREADS, BROADCAST = 60, 16, 500
@@ -85,68 +85,45 @@ def test_60_users_on_16_threads_with_telegrams_copies_then_a_broadcast_to_500(
 # Under load some DynamoDB answers took longer than the models' 3 s read timeout
 # (``genbot.store.models._Meta``); botocore then sends the same request again, although the first
 # one was applied. Real DynamoDB does this too when an answer is lost (a timeout, a reset
-# connection). Reproduced here exactly: the first matching request reaches moto, its answer is
-# dropped as a read timeout, botocore retries.
+# connection). Reproduced here exactly: the first matching request reaches moto (or, for a
+# connection never made, does not), its answer is replaced by the error, botocore retries.
+# Both tests failed before the fixes (the update was dropped as a copy; the count was 2).
 
 USER = 3_900_001
 
 
-def lose_the_answer_once(monkeypatch: pytest.MonkeyPatch, operation: str, needle: str) -> list[str]:
-    """The first DynamoDB ``operation`` whose body holds ``needle`` is applied, but its answer is
-    lost (``ReadTimeoutError``): botocore's retry sends it again. Returns the bodies it dropped."""
-    import botocore.endpoint
-    from botocore.exceptions import ReadTimeoutError
-
-    original = botocore.endpoint.Endpoint._send
-    lost: list[str] = []
-
-    def send(self: Any, request: Any) -> Any:
-        response = original(self, request)
-        target = request.headers.get("X-Amz-Target", b"")
-        target = target.decode() if isinstance(target, bytes) else str(target)
-        body = request.body.decode() if isinstance(request.body, bytes) else str(request.body or "")
-        if not lost and target.endswith(f".{operation}") and needle in body:
-            lost.append(body)
-            raise ReadTimeoutError(endpoint_url=request.url)
-        return response
-
-    monkeypatch.setattr(botocore.endpoint.Endpoint, "_send", send)
-    return lost
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG (lost update): genbot.bot.dedupe.first_delivery's conditional PutItem, retried by "
-        "botocore after its first attempt landed, fails its own condition; the webhook takes its "
-        "first delivery for a copy, answers 200 and does nothing, and Telegram never sends it again"
-    ),
-)
 def test_an_update_is_processed_when_the_sdk_retries_its_dedupe_marker(
     aws, deliver, telegram_update, monkeypatch
 ) -> None:
-    lost = lose_the_answer_once(monkeypatch, "PutItem", '"update#')
+    lost = fail_once(monkeypatch, "PutItem", '"update#', landed=True)
 
     response = deliver(telegram_update("message_start", user_id=USER))
 
     assert lost and response["statusCode"] == 200  # the marker's answer was lost and retried
     assert User.count(USER) == 1  # the /start was processed: the user exists
+    again = deliver(telegram_update("message_start", user_id=USER))  # Telegram's copy: still dropped
+    assert again["statusCode"] == 200 and stats.read(1)[0].get(stats.USERS, "new_users") == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG (doubled count): genbot.stats.bump's UpdateItem ADD, retried by botocore after its "
-        "first attempt landed, adds twice; the module promises a count is lost, never doubled"
-    ),
-)
 def test_a_registration_counts_once_when_the_sdk_retries_the_counter(
     aws, deliver, telegram_update, monkeypatch
 ) -> None:
-    lost = lose_the_answer_once(monkeypatch, "UpdateItem", '"new_users"')
+    lost = fail_once(monkeypatch, "UpdateItem", '"new_users"', landed=True)
 
     deliver(telegram_update("message_start", user_id=USER))
 
     assert lost and User.count(USER) == 1
     (today,) = stats.read(1)
     assert today.get(stats.USERS, "new_users") == 1
+
+
+def test_a_counter_whose_connection_failed_is_sent_again_and_counts_once(
+    aws, deliver, telegram_update, monkeypatch
+) -> None:
+    failed = fail_once(monkeypatch, "UpdateItem", '"new_users"', landed=False)
+
+    deliver(telegram_update("message_start", user_id=USER))
+
+    assert failed and User.count(USER) == 1
+    (today,) = stats.read(1)
+    assert today.get(stats.USERS, "new_users") == 1  # not lost: nothing was written the first time

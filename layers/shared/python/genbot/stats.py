@@ -10,7 +10,10 @@ Query (a 30-day window: two at most).
 
 The counters are statistics, not money: the ledger stays the truth. A counter write that fails
 is logged and counted (``StatsWriteFailed``) and never undoes or fails the fact it counts, so a
-crash between the fact and its count loses that count (never doubles it). Days are calendar
+crash between the fact and its count loses that count (never doubles it). For the same reason
+the SDK does not retry an ``ADD`` (``StatsCounter``'s connection makes one attempt): a read
+timeout or a 5xx may come after the write landed, and its resend would count twice. ``bump``
+retries only the answers that say nothing was written (throttling, no connection made). Days are calendar
 days in the app's ``TIMEZONE``; a job counts on the day it was created (its later refund
 corrects the same day), a refund on the day it happened.
 """
@@ -23,6 +26,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError
+from pynamodb.exceptions import PynamoDBException
 
 from genbot.config import get_settings
 from genbot.observability import logger, metrics
@@ -49,11 +55,36 @@ def bump(what: str, at: float | None = None, **deltas: int) -> None:
     if not actions:
         return
     month, key = _key(day_of(time.time() if at is None else at), what)
-    try:
-        StatsCounter(month, key).update(actions=actions)
-    except Exception:
-        logger.exception("stats counter not written", extra={"counter": f"{month}/{key}", "deltas": deltas})
-        metrics.add_metric(name="StatsWriteFailed", unit="Count", value=1)
+    for attempt in range(_ATTEMPTS):
+        try:
+            StatsCounter(month, key).update(actions=actions)
+            return
+        except Exception as exc:
+            if attempt + 1 < _ATTEMPTS and _not_applied(exc):
+                time.sleep(_BACKOFF_SECONDS * 2**attempt)
+                continue
+            logger.exception(
+                "stats counter not written", extra={"counter": f"{month}/{key}", "deltas": deltas}
+            )
+            metrics.add_metric(name="StatsWriteFailed", unit="Count", value=1)
+            return
+
+
+_ATTEMPTS = 3
+_BACKOFF_SECONDS = 0.05
+# DynamoDB refused the request: nothing was written, so sending it again cannot count twice
+_REFUSED = frozenset(
+    {"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded"}
+)
+
+
+def _not_applied(exc: Exception) -> bool:
+    """True when ``exc`` proves the UpdateItem did not reach the table: a refusal, or a
+    connection that was never made. A read timeout or a 5xx proves nothing."""
+    cause = exc.cause if isinstance(exc, PynamoDBException) else None
+    if isinstance(cause, ClientError):  # (PynamoDB's cause_response_code fails on other causes)
+        return cause.response.get("Error", {}).get("Code") in _REFUSED
+    return isinstance(cause, ConnectTimeoutError | EndpointConnectionError)
 
 
 def generation_key(mode: str, provider: str | None) -> str:

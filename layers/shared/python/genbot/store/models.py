@@ -371,6 +371,7 @@ class IdempotencyRecord(Model):
     expiration = TTLAttribute()
     status = UnicodeAttribute(null=True)
     lease_until = NumberAttribute(null=True)  # epoch ms: a redelivery after this is taken again
+    owner = UnicodeAttribute(null=True)  # the delivery that took it: its own SDK retry is not a copy
 
 
 class BroadcastsByCreatedIndex(GlobalSecondaryIndex):
@@ -461,6 +462,9 @@ class StatsCounter(Model):
 
     class Meta(_Meta):
         table_name = FromSettings("stats_table")
+        # An ADD is not idempotent: the SDK must not resend one whose answer was lost after it
+        # landed (that counts twice). genbot.stats.bump retries only what surely did not apply.
+        max_retry_attempts = 0
 
     month = UnicodeAttribute(hash_key=True)
     key = UnicodeAttribute(range_key=True)
