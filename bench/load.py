@@ -540,7 +540,7 @@ def check_users(run: UsersRun, telegram: BotApiStandIn) -> list[str]:
         "gen.succeeded": n,
     }
     problems += [f"stats {k}: {totals[k]}, expected {v}" for k, v in wanted.items() if totals[k] != v]
-    if problems and RETRIES:  # the likely cause (see test_load.py's xfail reproductions)
+    if problems and RETRIES:  # a likely cause (see tests/functional/test_sdk_retries.py)
         problems.append(f"botocore retried {len(RETRIES)} AWS calls: {Counter(RETRIES).most_common(5)}")
     return problems
 

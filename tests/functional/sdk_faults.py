@@ -37,3 +37,25 @@ def fail_once(monkeypatch: pytest.MonkeyPatch, operation: str, needle: str, *, l
 
     monkeypatch.setattr(botocore.endpoint.Endpoint, "_send", send)
     return failed
+
+
+def time_out_always(monkeypatch: pytest.MonkeyPatch, operation: str, needle: str) -> list[str]:
+    """Every DynamoDB ``operation`` whose body holds ``needle`` times out unanswered (never
+    applied), so botocore's retries run out. Returns the bodies it failed."""
+    import botocore.endpoint
+    from botocore.exceptions import ReadTimeoutError
+
+    original = botocore.endpoint.Endpoint._send
+    failed: list[str] = []
+
+    def send(self: Any, request: Any) -> Any:
+        target = request.headers.get("X-Amz-Target", b"")
+        target = target.decode() if isinstance(target, bytes) else str(target)
+        body = request.body.decode() if isinstance(request.body, bytes) else str(request.body or "")
+        if not (target.endswith(f".{operation}") and needle in body):
+            return original(self, request)
+        failed.append(body)
+        raise ReadTimeoutError(endpoint_url=request.url)
+
+    monkeypatch.setattr(botocore.endpoint.Endpoint, "_send", send)
+    return failed

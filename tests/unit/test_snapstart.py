@@ -252,7 +252,8 @@ def test_after_restore_drops_every_client_connection_and_the_bot() -> None:
     assert vars(User)["_connection"] is None
     assert boto3.DEFAULT_SESSION is None
     rebuilt = list(snapstart.thread_session()._shared_clients.values())
-    assert [client.meta.service_model.service_name for client in rebuilt] == ["dynamodb"]  # built after
+    # built after: the models' client and the stats counters' (one attempt per call)
+    assert [client.meta.service_model.service_name for client in rebuilt] == ["dynamodb", "dynamodb"]
     assert not before & {id(client) for client in rebuilt}  # nothing from before crosses the restore
     assert queue._sqs() is not sqs and media._s3() is not s3 and transaction.connection() is not tx
     assert User._get_connection().connection.client is not dynamodb
@@ -273,6 +274,15 @@ def client_builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return built
 
 
+def _hooked_clients() -> tuple[Any, Any]:
+    """The two DynamoDB clients the after-restore hook built: (the models', the stats counters')
+    told apart by their retries: the counters' connection makes one attempt (genbot.stats)."""
+    clients = list(snapstart.thread_session()._shared_clients.values())
+    attempts = sorted((c.meta.config.retries["total_max_attempts"], id(c), c) for c in clients)
+    assert [a for a, _, _ in attempts] == [1, 3]
+    return attempts[1][2], attempts[0][2]
+
+
 @pytest.mark.parametrize(
     "region",
     [
@@ -285,7 +295,7 @@ def test_the_models_reuse_the_dynamodb_client_the_after_restore_hook_built(
     monkeypatch: pytest.MonkeyPatch, client_builds: list[str], region: dict[str, str]
 ) -> None:
     from genbot.store import transaction
-    from genbot.store.models import IdempotencyRecord, LedgerEntry, User
+    from genbot.store.models import IdempotencyRecord, LedgerEntry, StatsCounter, User
 
     for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
         monkeypatch.delenv(name, raising=False)
@@ -296,12 +306,13 @@ def test_the_models_reuse_the_dynamodb_client_the_after_restore_hook_built(
 
     snapstart.after_restore()
 
-    assert client_builds == ["dynamodb"]  # the hook built this copy's client...
-    (hooked,) = snapstart.thread_session()._shared_clients.values()
+    assert client_builds == ["dynamodb", "dynamodb"]  # the hook built this copy's clients...
+    hooked, counting = _hooked_clients()
     connections = [model._get_connection().connection for model in (User, IdempotencyRecord, LedgerEntry)]
     connections.append(transaction.connection())
     assert all(connection.client is hooked for connection in connections)
-    assert client_builds == ["dynamodb"]  # ...and the models' connections built none
+    assert StatsCounter._get_connection().connection.client is counting
+    assert client_builds == ["dynamodb", "dynamodb"]  # ...and the models' connections built none
     assert (
         hooked.meta.region_name
         == get_settings().aws_region
@@ -319,9 +330,9 @@ def test_the_after_restore_hook_reads_no_setting_and_opens_no_connection(
 
     snapstart.after_restore()
 
-    assert client_builds == ["dynamodb"]
-    (hooked,) = snapstart.thread_session()._shared_clients.values()
-    assert hooked._request_signer._credentials.access_key == "testing"  # this copy's, resolved now
+    assert client_builds == ["dynamodb", "dynamodb"]
+    for hooked in _hooked_clients():
+        assert hooked._request_signer._credentials.access_key == "testing"  # this copy's, resolved now
 
 
 def test_a_failed_rebuild_leaves_the_restore_done_and_the_first_update_to_build(

@@ -516,10 +516,15 @@ def rebuild_clients() -> Any:
 
     if pynamodb.connection.base.get_session is not thread_session:
         return None
+    from genbot.store.models import StatsCounter
+
+    # the stats counters' connection makes one attempt (an ADD must not be resent): its own
+    # client, built here too, since a new user's /start and a user's first update of a day count
+    dynamodb_connection(StatsCounter).client  # noqa: B018 (the property builds the client)
     return dynamodb_connection().client
 
 
-def dynamodb_connection() -> Any:
+def dynamodb_connection(model: Any = None) -> Any:
     """A PynamoDB connection with the models' settings, the region read without the secret.
 
     The models' region is ``get_settings().aws_region``; in AWS ``get_settings()`` reads
@@ -530,7 +535,7 @@ def dynamodb_connection() -> Any:
 
     from genbot.store.models import User
 
-    meta: Any = User.Meta  # PynamoDB fills in its defaults; table names differ, the rest doesn't
+    meta: Any = (model or User).Meta  # PynamoDB fills in defaults; table names differ, the rest doesn't
     return Connection(
         region=_region_settings()().aws_region,
         host=meta.host,

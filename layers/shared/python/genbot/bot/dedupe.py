@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 from pynamodb.exceptions import PutError
 
-from genbot.store.models import IdempotencyRecord, now_ms
+from genbot.store.models import IdempotencyRecord, condition_failed, now_ms
 
 
 def first_delivery(bot_id: int, update_id: int, ttl_seconds: int, lease_ms: int) -> bool:
@@ -43,7 +43,7 @@ def first_delivery(bot_id: int, update_id: int, ttl_seconds: int, lease_ms: int)
             | (IdempotencyRecord.owner == token)
         )
     except PutError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(exc):
             return False
         raise
     return True

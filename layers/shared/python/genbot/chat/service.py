@@ -21,8 +21,9 @@ from genbot.config import Settings
 from genbot.jobs import service
 from genbot.ledger import InsufficientFundsError
 from genbot.observability import logger
-from genbot.store.models import Job, User, now_ms
+from genbot.store.models import Job, User, condition_failed, now_ms
 from genbot.store.transaction import Transaction
+from genbot.users import took
 from genbot.vocab import Funding, Mode, Tier
 
 DEFAULT_CONV = "c0"  # the conversation before the first /new
@@ -126,16 +127,27 @@ def keep_pending(user: User, text: str) -> None:
 
 
 def activate_trial(settings: Settings, user: User) -> bool:
-    """The free trial, once ever: False when it was activated before."""
+    """The free trial, once ever: False when it was activated before.
+
+    The update writes a token: when the condition fails, one read tells this update's own SDK
+    resend (the first attempt landed, its answer was lost) from a trial taken before, so the user
+    is not told they used it already.
+    """
+    token = secrets.token_hex(16)
     try:
         User(user.user_id).update(
-            actions=[User.chat_trial_left.set(settings.chat_trial), User.chat_mode.set(True)],
+            actions=[
+                User.chat_trial_left.set(settings.chat_trial),
+                User.chat_mode.set(True),
+                User.taken_by.set(token),
+            ],
             condition=User.chat_trial_left.does_not_exist(),
         )
     except UpdateError as exc:
-        if exc.cause_response_code == service.CONDITION_FAILED:
+        if not condition_failed(exc):
+            raise
+        if not took(int(user.user_id), token):
             return False
-        raise
     user.chat_trial_left = settings.chat_trial
     logger.info("chat trial activated", extra={"user_id": int(user.user_id)})
     return True

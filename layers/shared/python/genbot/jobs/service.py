@@ -33,7 +33,7 @@ from genbot.jobs import queue
 from genbot.jobs.messages import JobMessage
 from genbot.ledger import ConditionFailedError, ExtraItem, Posting, apply
 from genbot.observability import logger, metrics
-from genbot.store.models import CONDITION_FAILED, FAILED, Job, User, now_ms
+from genbot.store.models import FAILED, Job, User, condition_failed, now_ms
 from genbot.store.transaction import Transaction, TransactionCancelledError
 from genbot.users.notices import offer_key_on_debit
 from genbot.vocab import EntryKind, Funding, JobStatus, Mode, Tier
@@ -178,7 +178,12 @@ def get(job_id: str) -> Job | None:
 
 
 def start(job: Job, owner: str) -> bool:
-    """queued -> running with ``owner``'s lease (counting the attempt). False if not queued."""
+    """queued -> running with ``owner``'s lease (counting the attempt). False if not queued.
+
+    False too when this very update landed and its SDK resend (the first answer lost) is what
+    failed: the job is then running under ``owner``'s lease, which the worker's re-read sees.
+    (The condition doesn't accept it: the resend would count the attempt twice.)
+    """
     now = now_ms()
     try:
         job.update(
@@ -193,7 +198,7 @@ def start(job: Job, owner: str) -> bool:
             condition=Job.status == JobStatus.QUEUED,
         )
     except UpdateError as exc:
-        if exc.cause_response_code == CONDITION_FAILED:
+        if condition_failed(exc):
             return False
         raise
     return True
@@ -214,7 +219,7 @@ def acquire(job: Job, owner: str, status: JobStatus = JobStatus.RUNNING) -> bool
             condition=(Job.status == status) & free,
         )
     except UpdateError as exc:
-        if exc.cause_response_code == CONDITION_FAILED:
+        if condition_failed(exc):
             return False
         raise
     return True
@@ -232,7 +237,7 @@ def release(job: Job, owner: str, *, next_look_ms: int = STEP_GRACE_MS) -> None:
             condition=Job.status.is_in(JobStatus.RUNNING, JobStatus.SUCCEEDED) & (Job.lease_owner == owner),
         )
     except UpdateError as exc:
-        if exc.cause_response_code != CONDITION_FAILED:
+        if not condition_failed(exc):
             raise
 
 
@@ -240,22 +245,34 @@ def record_operation(
     job: Job, owner: str, provider: str, operation: str, key_id: str, model: str, poll_in_s: int
 ) -> None:
     """Remember a long-running provider operation so later polls resume it; the lease is given
-    back (the next poll takes it) and the sweeper looks again if no poll comes."""
+    back (the next poll takes it) and the sweeper looks again if no poll comes.
+
+    A failed condition is read once (that path only): the operation recorded at this call's
+    ``updated_at`` means this very update landed and its SDK resend is what failed (the lease it
+    gives back is gone), so the poll goes on; anything else raises (the lease was lost).
+    """
     now = now_ms()
-    job.update(
-        actions=[
-            Job.provider.set(provider),
-            Job.provider_key_id.set(key_id),
-            Job.provider_model.set(model),
-            Job.operation.set(operation),
-            Job.polls.add(1),
-            Job.updated_at.set(now),
-            Job.lease_owner.remove(),
-            Job.lease_until.remove(),
-            Job.sweep_at.set(now + poll_in_s * 1000 + STEP_GRACE_MS),
-        ],
-        condition=(Job.status == JobStatus.RUNNING) & (Job.lease_owner == owner),
-    )
+    try:
+        job.update(
+            actions=[
+                Job.provider.set(provider),
+                Job.provider_key_id.set(key_id),
+                Job.provider_model.set(model),
+                Job.operation.set(operation),
+                Job.polls.add(1),
+                Job.updated_at.set(now),
+                Job.lease_owner.remove(),
+                Job.lease_until.remove(),
+                Job.sweep_at.set(now + poll_in_s * 1000 + STEP_GRACE_MS),
+            ],
+            condition=(Job.status == JobStatus.RUNNING) & (Job.lease_owner == owner),
+        )
+    except UpdateError as exc:
+        if not condition_failed(exc):
+            raise
+        found = get(job.job_id)
+        if found is None or (found.operation, found.updated_at) != (operation, now):
+            raise
 
 
 def succeed(
@@ -390,7 +407,7 @@ def look_again(job: Job, after_ms: int) -> None:
     try:
         job.update(actions=[Job.sweep_at.set(now_ms() + after_ms)], condition=Job.sweep.exists())
     except UpdateError as exc:
-        if exc.cause_response_code != CONDITION_FAILED:  # finished meanwhile: nothing to look at
+        if not condition_failed(exc):  # finished meanwhile: nothing to look at
             raise
 
 
@@ -427,10 +444,12 @@ def claim_original(job: Job, window_ms: int = 120_000) -> bool:
         job.update(
             actions=[Job.original_requested_at.set(now)],
             condition=Job.original_requested_at.does_not_exist()
-            | (Job.original_requested_at < now - window_ms),
+            | (Job.original_requested_at < now - window_ms)
+            # this update's own SDK resend (the first attempt landed, its answer was lost)
+            | (Job.original_requested_at == now),
         )
     except UpdateError as exc:
-        if exc.cause_response_code == CONDITION_FAILED:
+        if condition_failed(exc):
             return False
         raise
     return True

@@ -142,9 +142,12 @@ async def process(message: JobMessage, *, dead: bool = False) -> None:
         job = service.get(job.job_id) or job
         if job.status != JobStatus.RUNNING:
             return
-        if not service.acquire(job, owner):
+        # our lease already: this copy's start landed and its SDK resend (the answer lost) is
+        # what failed; the job is ours and has just started
+        started = job.lease_owner == owner
+        if not started and not service.acquire(job, owner):
             raise RetryLaterError(30, "another worker holds the job's lease")
-        if job.operation:
+        if job.operation or started:
             await delivery.status(runtime.bot(), job)  # each poll: the user sees it's still going
     try:
         await _run(settings, job, owner)

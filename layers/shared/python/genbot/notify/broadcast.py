@@ -53,7 +53,7 @@ from genbot.notify.common import HOW_TO_MUTE, Outcome, deliver, wants, with_foot
 from genbot.observability import adopt_trace, logger, metrics, trace_attributes
 from genbot.resources import FUNCTIONS
 from genbot.store.clients import client
-from genbot.store.models import CONDITION_FAILED, BroadcastItem, User, now_ms
+from genbot.store.models import BroadcastItem, User, condition_failed, now_ms
 from genbot.store.transaction import Transaction, TransactionCancelledError
 from genbot.telegram.pacing import Pacer, pacer
 from genbot.vocab import BroadcastStatus, NoticeKind
@@ -283,7 +283,16 @@ def create(
             "created_by": created_by,
         },
     )
-    item.save(condition=BroadcastItem.part.does_not_exist())
+    try:
+        item.save(condition=BroadcastItem.part.does_not_exist())
+    except PutError as exc:
+        # an id taken already, unless by this very PutItem: its SDK resend (the first attempt
+        # landed, its answer was lost) is what failed; one read tells, on that path only
+        if not condition_failed(exc):
+            raise
+        found = get(item.broadcast_id)
+        if found is None or found.data != item.data:
+            raise
     logger.info("broadcast created", extra={"broadcast_id": item.broadcast_id, "by": created_by})
     return item
 
@@ -301,13 +310,20 @@ def recent(limit: int = 20) -> list[BroadcastItem]:
 
 
 def start(settings: Settings, broadcast_id: str) -> bool:
-    """Draft -> sending, once: True for the call that started it, False for any other."""
+    """Draft -> sending, once: True for the call that started it, False for any other.
+
+    The update writes a token: when its condition fails, one read (that path only) tells this
+    call's own SDK resend (the first attempt landed, its answer was lost) from another start, so
+    a broadcast this call started is not left "sending" with nothing on the queue.
+    """
     now = now_ms()
+    token = secrets.token_hex(16)
     item = BroadcastItem(broadcast_id, META)
     try:
         item.update(
             actions=[
                 BroadcastItem.status.set(BroadcastStatus.SENDING),
+                BroadcastItem.owner.set(token),
                 BroadcastItem.started_at.set(now),
                 BroadcastItem.updated_at.set(now),
                 *(
@@ -319,9 +335,10 @@ def start(settings: Settings, broadcast_id: str) -> bool:
             condition=BroadcastItem.status == BroadcastStatus.DRAFT,
         )
     except UpdateError as exc:
-        if exc.cause_response_code == CONDITION_FAILED:
+        if not condition_failed(exc):
+            raise
+        if not _wrote(broadcast_id, META, token):
             return False
-        raise
     try:
         enqueue(settings, [SelectMessage(broadcast_id=broadcast_id)])
     except Exception:
@@ -337,23 +354,37 @@ def start(settings: Settings, broadcast_id: str) -> bool:
 
 
 def cancel(broadcast_id: str) -> bool:
-    """A draft or a broadcast on its way -> cancelled (chunks not yet sent are dropped)."""
+    """A draft or a broadcast on its way -> cancelled (chunks not yet sent are dropped); False
+    when it was neither (its own SDK resend is told apart by a token, as in ``start``)."""
     now = now_ms()
+    token = secrets.token_hex(16)
     try:
         BroadcastItem(broadcast_id, META).update(
             actions=[
                 BroadcastItem.status.set(BroadcastStatus.CANCELLED),
+                BroadcastItem.owner.set(token),
                 BroadcastItem.finished_at.set(now),
                 BroadcastItem.updated_at.set(now),
             ],
             condition=BroadcastItem.status.is_in(BroadcastStatus.DRAFT, BroadcastStatus.SENDING),
         )
     except UpdateError as exc:
-        if exc.cause_response_code == CONDITION_FAILED:
+        if not condition_failed(exc):
+            raise
+        if not _wrote(broadcast_id, META, token):
             return False
-        raise
     logger.info("broadcast cancelled", extra={"broadcast_id": broadcast_id})
     return True
+
+
+def _wrote(broadcast_id: str, part: str, token: str) -> bool:
+    """After a conditional write carrying ``token`` failed its condition: did it land all the
+    same (its SDK resend is what failed)? One strongly consistent read, on that path only."""
+    try:
+        found = BroadcastItem.get(broadcast_id, part, consistent_read=True, attributes_to_get=["owner"])
+    except DoesNotExist:
+        return False
+    return found.owner == token
 
 
 @dataclass(frozen=True)
@@ -648,11 +679,13 @@ def claim(broadcast_id: str, user_id: int) -> int | Outcome | Later:
     now = now_ms()
     lease = now + LEASE_MS
     part = _recipient(user_id)
+    token = secrets.token_hex(16)  # the same bytes in every SDK attempt of this one PutItem
     item = BroadcastItem(
         broadcast_id,
         part,
         status=BroadcastStatus.SENDING,
         lease_until=lease,
+        owner=token,
         expiration=timedelta(days=KEEP_DAYS),
     )
     free = BroadcastItem.part.does_not_exist() | (
@@ -662,9 +695,11 @@ def claim(broadcast_id: str, user_id: int) -> int | Outcome | Later:
         item.save(condition=free)
         return lease
     except PutError as exc:
-        if exc.cause_response_code != CONDITION_FAILED:
+        if not condition_failed(exc):
             raise
     found = BroadcastItem.get(broadcast_id, part, consistent_read=True)
+    if found.owner == token:  # our claim landed; its SDK resend (the answer lost) is what failed
+        return lease
     if found.status == BroadcastStatus.SENDING:
         return Later(max(1, math.ceil((int(found.lease_until or now) - now) / 1000)), busy=True)
     return Outcome(str(found.status))
@@ -682,7 +717,7 @@ def _settle(broadcast_id: str, user_id: int, lease: int, outcome: Outcome | None
             actions=actions, condition=BroadcastItem.lease_until == lease
         )
     except UpdateError as exc:
-        if exc.cause_response_code != CONDITION_FAILED:
+        if not condition_failed(exc):
             raise
         logger.warning("recipient lease lost before its outcome was written", extra={"user_id": user_id})
 
@@ -779,9 +814,14 @@ def tally(broadcast_id: str, chunk: str, counts: Counter[str]) -> None:
             condition=BroadcastItem.part.exists() & ~BroadcastItem.chunks.contains(chunk),
         )
     except UpdateError as exc:
-        if exc.cause_response_code != CONDITION_FAILED:
+        if not condition_failed(exc):
             raise
         logger.info("chunk already counted", extra={"chunk": chunk})
+        # by this very update, perhaps (its SDK resend, the first answer lost, is what failed),
+        # or by a copy that died before finishing: either way the last chunk finishes it
+        found = get(broadcast_id)
+        if found is not None:
+            _finish_if_counted(found)
         return
     _finish_if_counted(meta)
 
@@ -802,7 +842,7 @@ def _finish_if_counted(meta: BroadcastItem) -> None:
             condition=BroadcastItem.status == BroadcastStatus.SENDING,
         )
     except UpdateError as exc:
-        if exc.cause_response_code != CONDITION_FAILED:
+        if not condition_failed(exc):
             raise
         return
     logger.info(

@@ -9,6 +9,7 @@ runs, or a retried one, can't both take the same user, so each notice goes once.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -25,10 +26,10 @@ from genbot import runtime
 from genbot.config import Settings, get_settings
 from genbot.i18n import N_, translate
 from genbot.observability import logger, metrics
-from genbot.store.models import CONDITION_FAILED, DUE, User
+from genbot.store.models import DUE, User, condition_failed
 from genbot.telegram.pacing import Pacer, pacer
 from genbot.telegram.sending import Disposition, SendFailure, send
-from genbot.users import set_blocked
+from genbot.users import set_blocked, took
 from genbot.vocab import NoticeKind
 
 PAGE = 100  # due users read per query page
@@ -118,9 +119,14 @@ def move_key(
     out of the index), with ``extra`` actions, in one conditional update. False when another
     run moved it first (that run sends the notice, this one doesn't), or when ``condition``
     (the facts the notice rests on, checked on the table: index reads may lag) no longer holds.
+
+    The update writes a token: when its condition fails, one read (that path only) tells this
+    update's own SDK resend (the first attempt landed, its answer was lost) from another run's
+    move, so the notice is not left unsent.
     """
     old = getattr(user, attr.attr_name)
-    actions: list[Action] = list(extra or [])
+    token = uuid.uuid4().hex  # the same bytes in every SDK attempt of this one UpdateItem
+    actions: list[Action] = [*(extra or []), User.taken_by.set(token)]
     if new_at is None:
         actions += [attr.remove(), queue_attr.remove()]
     else:
@@ -131,8 +137,8 @@ def move_key(
     try:
         User(user.user_id).update(actions=actions, condition=check)
     except UpdateError as exc:
-        if exc.cause_response_code == CONDITION_FAILED:
-            return False
+        if condition_failed(exc):
+            return took(int(user.user_id), token)
         raise
     return True
 

@@ -20,6 +20,7 @@ import contextlib
 import ipaddress
 import json
 import time
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -155,18 +156,36 @@ def _update_if_pending(payment: Payment, actions: list[Any]) -> bool:
     return True
 
 
-def _expire(settings: Settings, payment: Payment) -> str | None:
-    done = _update_if_pending(
+def _close(payment: Payment, reason: str) -> bool:
+    """pending -> canceled (``reason``), once: True for the call that closed it (it tells the user).
+
+    The update writes a token: when its condition fails, one read (that path only) tells this
+    call's own SDK resend (the first attempt landed, its answer was lost) from another closer
+    (the schedule and a notification race), so the user is told once, not never.
+    """
+    token = uuid.uuid4().hex
+    closed = _update_if_pending(
         payment,
         [
             Payment.status.set(PaymentStatus.CANCELED),
-            Payment.cancel_reason.set(EXPIRED),
+            Payment.cancel_reason.set(reason),
             Payment.settled_at.set(now_ms()),
             Payment.pending_shard.remove(),
             Payment.next_poll_at.remove(),
+            Payment.closed_by.set(token),
         ],
     )
-    if not done:
+    if closed:
+        return True
+    try:
+        found = Payment.get(payment.payment_id, consistent_read=True, attributes_to_get=["closed_by"])
+    except Payment.DoesNotExist:
+        return False
+    return found.closed_by == token
+
+
+def _expire(settings: Settings, payment: Payment) -> str | None:
+    if not _close(payment, EXPIRED):
         return None
     metrics.add_metric(name="PaymentsExpired", unit="Count", value=1)
     language = _language(settings, int(payment.user_id))
@@ -221,17 +240,7 @@ def apply(settings: Settings, payment: Payment, fetched: yookassa.Fetched) -> st
         return "succeeded"
     if fetched.status == "canceled":
         reason = fetched.cancel_reason or "unknown"
-        marked = _update_if_pending(
-            payment,
-            [
-                Payment.status.set(PaymentStatus.CANCELED),
-                Payment.cancel_reason.set(reason),
-                Payment.settled_at.set(now_ms()),
-                Payment.pending_shard.remove(),
-                Payment.next_poll_at.remove(),
-            ],
-        )
-        if marked:
+        if _close(payment, reason):
             metrics.add_metric(name="PaymentsCanceled", unit="Count", value=1)
             language = _language(settings, int(payment.user_id))
             _tell(

@@ -22,7 +22,7 @@ from pynamodb.expressions.condition import Condition
 from genbot.ledger import ConditionFailedError, Posting, apply
 from genbot.ledger.service import ExtraItem
 from genbot.observability import logger, metrics
-from genbot.store.models import CONDITION_FAILED, PromoCode, now_ms
+from genbot.store.models import PromoCode, condition_failed, now_ms
 from genbot.store.transaction import Transaction
 from genbot.users import get_user
 from genbot.vocab import EntryKind
@@ -128,11 +128,24 @@ def create(
     try:
         promo.save(condition=PromoCode.code.does_not_exist())
     except PutError as exc:
-        if exc.cause_response_code == CONDITION_FAILED:
+        if not condition_failed(exc):
+            raise
+        if not _is_this(promo):
             raise CodeExistsError(code) from exc
-        raise
     logger.info("promo code created", extra={"code": code, "credits": credits, "max_uses": max_uses})
     return promo
+
+
+def _is_this(promo: PromoCode) -> bool:
+    """After the code's PutItem failed its condition: is the code there the one this call wrote
+    (its SDK resend, the first attempt's answer lost, is what failed)? One read, that path only."""
+    found = get(str(promo.code))
+    return found is not None and (found.created_at, found.created_by, found.credits, found.max_uses) == (
+        promo.created_at,
+        promo.created_by,
+        promo.credits,
+        promo.max_uses,
+    )
 
 
 def get(code: str) -> PromoCode | None:
@@ -155,7 +168,7 @@ def disable(code: str) -> PromoCode:
     try:
         promo.update(actions=[PromoCode.disabled.set(True)], condition=PromoCode.code.exists())
     except UpdateError as exc:
-        if exc.cause_response_code == CONDITION_FAILED:
+        if condition_failed(exc):
             raise UnknownCodeError(code) from exc
         raise
     logger.info("promo code disabled", extra={"code": code})

@@ -33,7 +33,7 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 from genbot.config import Settings
 from genbot.observability import logger
 from genbot.providers.base import ExhaustedError
-from genbot.store.models import SettingItem, now_ms
+from genbot.store.models import SettingItem, condition_failed, now_ms
 from genbot.store.settings import cached_setting
 
 DEFAULT_QUOTA = 500
@@ -172,7 +172,7 @@ class KeyPool:
                 condition=condition,
             )
         except UpdateError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
+            if not condition_failed(exc):
                 raise
             self._learn(provider, key_id, day, quota, now)
             return False

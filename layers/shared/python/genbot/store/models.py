@@ -53,6 +53,18 @@ class _Meta:
 CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
+def condition_failed(exc: BaseException) -> bool:
+    """True when DynamoDB refused a single-item write because its condition was false.
+
+    Use this, not ``exc.cause_response_code``: PynamoDB's property raises AttributeError when
+    the cause is a transport error (a read timeout after the SDK's retries: botocore's
+    ``HTTPClientError`` has ``response = None``), which turned a timeout into a confusing
+    AttributeError wherever a write's refusal was told apart from its failure.
+    """
+    response = getattr(getattr(exc, "cause", None), "response", None)
+    return isinstance(response, dict) and response.get("Error", {}).get("Code") == CONDITION_FAILED
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -148,6 +160,9 @@ class User(Model):
     chat_conv = UnicodeAttribute(null=True)  # the current conversation's id (/new starts another)
     chat_language = UnicodeAttribute(null=True)  # the answers' language: None = the question's
     chat_pending = UnicodeAttribute(null=True)  # a question asked before the trial was taken
+    # The token of the last conditional write that took something on this item (a notice's
+    # turn, the trial): that write's own SDK resend (its answer lost) passes its condition
+    taken_by = UnicodeAttribute(null=True)
     # The generation being set up (mode, tier, photo, prompt, nonce); confirming consumes it.
     draft = JSONAttribute(null=True)
     draft_nonce = UnicodeAttribute(null=True)
@@ -329,6 +344,7 @@ class Payment(Model):
     refunded_at = NumberAttribute(null=True)
     refund_credits = NumberAttribute(null=True)  # credits taken back by the refund
     refund_shortfall = NumberAttribute(null=True)  # credits already spent when refunded
+    closed_by = UnicodeAttribute(null=True)  # the poll that marked it canceled: its SDK resend passes
     pending_shard = NumberAttribute(null=True)
     next_poll_at = NumberAttribute(null=True)
     pending = PendingPaymentsIndex()
@@ -414,6 +430,8 @@ class BroadcastItem(Model):
     fanned_out = BooleanAttribute(null=True)  # page: its chunks and the next page were enqueued
     chunks = UnicodeSetAttribute(null=True)  # chunk ids already counted (redelivery-safe tallies)
     lease_until = NumberAttribute(null=True)  # recipient: a send in flight until then (epoch ms)
+    # recipient: its claim's token; meta: its last start's or cancel's (an SDK resend told apart)
+    owner = UnicodeAttribute(null=True)
     expiration = TTLAttribute(null=True)  # pages and recipients expire; the meta item stays
     by_created = BroadcastsByCreatedIndex()
 

@@ -14,6 +14,7 @@ from genbot.users.service import (
     set_chat_language,
     set_language,
     set_notice,
+    took,
     touch,
 )
 
@@ -32,5 +33,6 @@ __all__ = [
     "set_chat_language",
     "set_language",
     "set_notice",
+    "took",
     "touch",
 ]

@@ -19,7 +19,7 @@ from genbot import stats
 from genbot.config import Settings
 from genbot.ledger import Posting, UnknownUserError, apply, credit_existing, entry_for_new_account
 from genbot.observability import logger, metrics
-from genbot.store.models import CONDITION_FAILED, DUE, User
+from genbot.store.models import DUE, User, condition_failed
 from genbot.store.transaction import Transaction, TransactionCancelledError
 from genbot.users.drafts import Draft
 from genbot.users.notices import (
@@ -207,12 +207,23 @@ def touch(settings: Settings, user: User, now: int) -> None:
     try:
         User(user.user_id).update(actions=[User.seen_at.set(now)], condition=condition)
     except UpdateError as exc:
-        if exc.cause_response_code != CONDITION_FAILED:
+        if not condition_failed(exc):
             logger.warning("could not record the user's visit", extra={"user_id": int(user.user_id)})
         first_today = False  # another update of today's counted the visit (or the user is gone)
     user.seen_at = now
     if first_today:
         stats.bump(stats.USERS, now, active_users=1)
+
+
+def took(user_id: int, token: str) -> bool:
+    """After a conditional write that set ``taken_by`` to ``token`` failed its condition: did
+    that write land all the same (the SDK resent it after its answer was lost, and the resend
+    met its own result)? One strongly consistent read, on that failure path only."""
+    try:
+        found = User.get(user_id, consistent_read=True, attributes_to_get=["taken_by"])
+    except DoesNotExist:
+        return False
+    return found.taken_by == token
 
 
 def save_draft(user_id: int, draft: Draft) -> Draft:
