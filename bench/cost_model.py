@@ -838,6 +838,10 @@ def new_person_fresh() -> Any:
 # ---------------------------------------------------------------------------------------------
 
 
+# releases whose versions are kept: the live one and the previous (`genbot release prune --keep 2`)
+RELEASES_KEPT = 2
+
+
 def deployed() -> tuple[dict[str, int], dict[str, bool], dict[str, int], int]:
     """Memory (MB) and SnapStart per function, runs per month per schedule, alarms: from infra/."""
     from infra.specs import AppSpecs
@@ -1219,9 +1223,11 @@ def fixed(region: str, by_label: dict[str, Result], memory: dict[str, int], extr
             each * per_month,
             parts["dynamodb"] * per_month,
         )
-    snap = sum(memory[n] / 1024 for n, on in extra["snapstart"].items() if on) * MONTH_SECONDS
+    # every published SnapStart version is cached and billed; `genbot release prune` keeps the
+    # live release and the one before it (what `genbot release rollback` goes back to)
+    snap = sum(memory[n] / 1024 for n, on in extra["snapstart"].items() if on) * MONTH_SECONDS * RELEASES_KEPT
     cache = snap * p["snapstart_cache_gb_s"]
-    item("SnapStart snapshot cache (1 version each)", f"{snap:,.0f} GB-s", cache, cache)
+    item(f"SnapStart snapshot cache ({RELEASES_KEPT} versions each)", f"{snap:,.0f} GB-s", cache, cache)
     sources = len(QUEUES) + sum(1 for q in QUEUES.values() if q.dlq_consumer)
     esm = sources * ESM_POLLERS * MONTH_SECONDS // 20  # empty 20 s long polls while idle
     after = max(0, esm - FREE["sqs_requests"]) * p["sqs_request"]

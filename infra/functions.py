@@ -6,9 +6,12 @@ the access its spec names ("read", "items" and "items_scan" are the exact ``TABL
 queue(s) it consumes, the object access its spec gives on buckets, and ``GetSecretValue`` on the
 app secret. X-Ray's own actions are the only ``*`` (X-Ray has no resource-level permissions).
 
-SnapStart functions are invoked through the alias ``live`` on a published version (SnapStart only
-applies to published versions); older versions are deleted on update because Lambda bills each
-active version's cached snapshot.
+Every function is invoked through its alias ``live`` on a published version (SnapStart only
+applies to published versions; the others get one too, so that rolling back is moving aliases).
+Versions are retained on update and carry the deploy's release (``GENBOT_RELEASE``): a new
+release publishes a new version of every function, ``genbot release rollback`` points each
+``live`` alias back at the previous release's version, and ``genbot release prune`` deletes the
+old ones (Lambda bills every published SnapStart version's cached snapshot).
 """
 
 from __future__ import annotations
@@ -17,14 +20,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import Annotations, Duration, RemovalPolicy
+from aws_cdk import Annotations, Duration, RemovalPolicy, Tags
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from genbot.resources import FunctionSpec
+from genbot.resources import FUNCTION_TAG, LIVE_ALIAS, RELEASE_ENV, FunctionSpec
 from infra.data import Tables
 from infra.layer import ARCHITECTURE, RUNTIME
 from infra.media import MediaBuckets
@@ -60,7 +63,6 @@ ITEM_SCAN_ACTIONS = [*ITEM_ACTIONS, "dynamodb:Scan"]
 TABLE_ACTIONS = {"read": READ_ACTIONS, "items": ITEM_ACTIONS, "items_scan": ITEM_SCAN_ACTIONS}
 # writes limited to items whose partition key has one of the spec's prefixes
 KEYED_WRITE_ACTIONS = ["dynamodb:UpdateItem", "dynamodb:PutItem"]
-ALIAS = "live"
 METRICS_NAMESPACE = "genbot"
 
 _RETENTION = {
@@ -141,11 +143,12 @@ class AppFunction(Construct):
             log_group=self.log_group,
             tracing=lambda_.Tracing.ACTIVE,
             snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if spec.snapstart else None,
-            current_version_options=lambda_.VersionOptions(removal_policy=RemovalPolicy.DESTROY),
+            # kept on update: the previous release's version is what a rollback points back at
+            current_version_options=lambda_.VersionOptions(removal_policy=RemovalPolicy.RETAIN),
         )
-        self.alias: lambda_.Alias | None = None
+        Tags.of(self.function).add(FUNCTION_TAG, spec.name)  # how `genbot release` finds it
+        self.alias = lambda_.Alias(self, "Live", alias_name=LIVE_ALIAS, version=self.function.current_version)
         if spec.snapstart:
-            self.alias = lambda_.Alias(self, "Live", alias_name=ALIAS, version=self.function.current_version)
             Annotations.of(self.function).acknowledge_warning(
                 "@aws-cdk/aws-lambda:snapStartRequirePublish",
                 "published via current_version behind the alias",
@@ -153,8 +156,8 @@ class AppFunction(Construct):
 
     @property
     def target(self) -> lambda_.IFunction:
-        """What callers invoke: the ``live`` alias for SnapStart functions, else the function."""
-        return self.alias or self.function
+        """What callers invoke: the ``live`` alias (never ``$LATEST``)."""
+        return self.alias
 
 
 @dataclass(frozen=True)
@@ -203,6 +206,8 @@ class Functions(Construct):
         env = dict(settings.function_env)
         if settings.telegram_api_url:
             env["TELEGRAM_API_URL"] = settings.telegram_api_url
+        if settings.release:
+            env[RELEASE_ENV] = settings.release
         env |= {
             "POWERTOOLS_SERVICE_NAME": spec.name,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,

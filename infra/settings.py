@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from constructs import Node
@@ -70,6 +72,32 @@ def _text(value: Any, key: str) -> str:
     return text
 
 
+_RELEASE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def _release(value: Any) -> str:
+    """``-c release=NAME``, else the checkout's commit (``git rev-parse --short=12 HEAD``), else
+    "unknown" (not a git checkout)."""
+    text = str(value or "").strip()
+    if not text:
+        try:
+            done = subprocess.run(
+                ["git", "rev-parse", "--short=12", "HEAD"],
+                cwd=Path(__file__).resolve().parent,
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return "unknown"
+        text = done.stdout.strip() if done.returncode == 0 else ""
+        return text or "unknown"
+    if not _RELEASE.match(text):
+        raise SettingsError(f"context release={value!r}: expected 1-64 of A-Za-z0-9._- (e.g. a commit)")
+    return text
+
+
 @dataclass(frozen=True)
 class DeploySettings:
     """Everything about a deployment that is not in the specs."""
@@ -87,6 +115,9 @@ class DeploySettings:
     function_env: dict[str, str] = field(default_factory=dict)  # e.g. {"ADMIN_IDS": "1,2"}
     bot_username: str | None = None  # the cabinet's config.json (links to the bot); without "@"
     menu_button_text: str = "Cabinet"  # the chat's menu button that opens the cabinet
+    # what is deployed (every function's GENBOT_RELEASE): a new release publishes a new version
+    # of every function, so `genbot release rollback` moves them all back to the previous one
+    release: str = ""
 
     @classmethod
     def from_context(cls, node: Node) -> DeploySettings:
@@ -119,4 +150,5 @@ class DeploySettings:
             function_env=_env(get("functionEnv") or {}, "functionEnv"),
             bot_username=_username(get("botUsername")),
             menu_button_text=_text(get("menuButtonText") or defaults.menu_button_text, "menuButtonText"),
+            release=_release(get("release")),
         )

@@ -49,10 +49,7 @@ def test_route_invokes_the_target_with_payload_v2(
         },
     )
 
-    if spec.snapstart:  # never $LATEST, which has no snapshot
-        uri: object = {"Ref": logical_id(fn.alias)}
-    else:
-        uri = {"Fn::GetAtt": [logical_id(fn.function), "Arn"]}
+    uri = {"Ref": logical_id(fn.alias)}  # never $LATEST (no snapshot; nothing to roll back to)
     integrations = template.find_resources(
         INTEGRATION,
         {

@@ -70,7 +70,9 @@ def test_function_environment_names_exactly_its_resources(
         "POWERTOOLS_SERVICE_NAME": spec.name,
         "POWERTOOLS_METRICS_NAMESPACE": "genbot",
         "LOG_LEVEL": "INFO",
+        "GENBOT_RELEASE": app_stack.settings.release,  # this checkout's commit: what is deployed
     }
+    assert app_stack.settings.release not in ("", "unknown")
     for table in spec.tables:
         expected[TABLE_ENV[table]] = {"Ref": logical_id(stack.tables.tables[table])}
     for queue in spec.sends_to:
@@ -110,7 +112,7 @@ def test_function_logs_to_its_own_log_group_with_retention(
     assert group_id in template.find_resources("AWS::Logs::LogGroup", {"Properties": {"RetentionInDays": 30}})
 
 
-def test_snapstart_functions_are_published_behind_the_live_alias(
+def test_every_function_is_published_behind_the_live_alias_and_keeps_its_versions(
     template: Template, app_stack: GenbotStack, logical_id: LogicalId
 ) -> None:
     # given the specs mark the webhook for SnapStart (aiogram's import is slow)
@@ -119,28 +121,21 @@ def test_snapstart_functions_are_published_behind_the_live_alias(
         fn = app_stack.functions.functions[spec.name]
         function_id = logical_id(fn.function)
         own_versions = {"FunctionName": {"Ref": function_id}}
-        if not spec.snapstart:
-            assert function_id in template.find_resources(
-                FUNCTION, {"Properties": {"SnapStart": Match.absent()}}
-            )
-            assert fn.alias is None
-            template.resource_properties_count_is("AWS::Lambda::Version", own_versions, 0)
-            template.resource_properties_count_is("AWS::Lambda::Alias", own_versions, 0)
-            continue
-
-        # then SnapStart applies to published versions...
-        assert function_id in template.find_resources(
-            FUNCTION, {"Properties": {"SnapStart": Match.object_equals({"ApplyOn": "PublishedVersions"})}}
+        # SnapStart applies to published versions of the functions that ask for it...
+        snapstart = (
+            Match.object_equals({"ApplyOn": "PublishedVersions"}) if spec.snapstart else Match.absent()
         )
-        # ...there is one version, deleted on update (old snapshots are billed; drop them)...
+        assert function_id in template.find_resources(FUNCTION, {"Properties": {"SnapStart": snapstart}})
+        # ...every function has one version in the template, retained on update: the previous
+        # release's version stays for `genbot release rollback` (and `prune` deletes old ones)...
         template.resource_properties_count_is("AWS::Lambda::Version", own_versions, 1)
         versions = template.find_resources(
-            "AWS::Lambda::Version", {"Properties": own_versions, "DeletionPolicy": "Delete"}
+            "AWS::Lambda::Version",
+            {"Properties": own_versions, "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"},
         )
-        assert len(versions) == 1, f"{spec.name}: its version is not deleted on update"
+        assert len(versions) == 1, f"{spec.name}: its version is not retained on update"
         (version_id,) = versions
-        # ...and the alias `live` points at it
-        assert fn.alias is not None
+        # ...the alias `live` points at it, and the function carries its spec's name as a tag
         template.resource_properties_count_is("AWS::Lambda::Alias", own_versions, 1)
         aliases = template.find_resources(
             "AWS::Lambda::Alias",
@@ -153,6 +148,8 @@ def test_snapstart_functions_are_published_behind_the_live_alias(
             },
         )
         assert set(aliases) == {logical_id(fn.alias)}
+        tags = template.to_json()["Resources"][function_id]["Properties"]["Tags"]
+        assert {"Key": "genbot:function", "Value": spec.name} in tags
 
 
 def test_set_webhook_function_is_stdlib_only_without_the_layer(

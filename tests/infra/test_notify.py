@@ -22,6 +22,7 @@ from infra.functions import ITEM_ACTIONS
 from infra.schedules import MAX_EVENT_AGE_SECONDS, MAX_RETRIES, resolve
 from infra.settings import SettingsError
 from infra.stack import GenbotStack
+from tests.infra.refs import alias_function_name
 
 LogicalId = Callable[..., str]
 Grants = dict[tuple[str, str], set[str]]  # (logical id or "*", suffix) -> actions
@@ -81,7 +82,7 @@ def test_notify_runs_with_its_timeout_memory_and_reserved_concurrency(
     template: Template, app_stack: GenbotStack, logical_id: LogicalId
 ) -> None:
     fn = app_stack.functions.functions["notify"]
-    assert fn.alias is None  # no SnapStart: schedules and the queue invoke the function itself
+    assert fn.spec.snapstart is False  # no SnapStart; schedules and the queue invoke its `live` alias
     matching = template.find_resources(
         "AWS::Lambda::Function",
         {"Properties": {"Timeout": 60, "MemorySize": 512, "ReservedConcurrentExecutions": 5}},
@@ -180,7 +181,7 @@ def test_each_notice_schedule_invokes_notify_with_its_task_on_time(
     template: Template, app_stack: GenbotStack, logical_id: LogicalId, name: str
 ) -> None:
     expression, timezone = NOTIFY_SCHEDULES[name]
-    notify = logical_id(app_stack.functions.functions["notify"].function)
+    notify = logical_id(app_stack.functions.functions["notify"].alias)
     schedule = _schedule(template, app_stack, logical_id, name)
 
     assert schedule["ScheduleExpression"] == expression
@@ -188,7 +189,7 @@ def test_each_notice_schedule_invokes_notify_with_its_task_on_time(
     assert schedule["FlexibleTimeWindow"] == {"Mode": "OFF"}  # "at 11:00" means then
     assert schedule["State"] == "ENABLED"
     target = schedule["Target"]
-    assert target["Arn"] == {"Fn::GetAtt": [notify, "Arn"]}
+    assert target["Arn"] == {"Ref": notify}
     assert json.loads(target["Input"]) == {"task": name}
     assert target["RetryPolicy"] == {
         "MaximumEventAgeInSeconds": MAX_EVENT_AGE_SECONDS,
@@ -261,7 +262,7 @@ def test_the_broadcast_queue_redrives_to_its_dlq_and_feeds_notify_one_at_a_time(
 ) -> None:
     queue = app_stack.queues.queues["broadcasts"]
     queue_id, dlq_id = logical_id(queue.queue), logical_id(queue.dlq)
-    notify = logical_id(app_stack.functions.functions["notify"].function)
+    notify = logical_id(app_stack.functions.functions["notify"].alias)
 
     # the queue: dead letters after 5 receives, to a DLQ kept 14 days
     props = template.find_resources("AWS::SQS::Queue")[queue_id]["Properties"]
@@ -281,7 +282,7 @@ def test_the_broadcast_queue_redrives_to_its_dlq_and_feeds_notify_one_at_a_time(
         MAPPING,
         {
             "EventSourceArn": {"Fn::GetAtt": [queue_id, "Arn"]},
-            "FunctionName": {"Ref": notify},
+            "FunctionName": alias_function_name(notify),
             "BatchSize": 1,
             "FunctionResponseTypes": ["ReportBatchItemFailures"],
             "ScalingConfig": Match.object_equals({"MaximumConcurrency": 2}),

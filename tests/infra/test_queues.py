@@ -9,6 +9,7 @@ from aws_cdk.assertions import Capture, Match, Template
 
 from genbot.resources import FUNCTIONS, QUEUES, QueueSpec, visibility_timeout_seconds
 from infra.stack import GenbotStack
+from tests.infra.refs import alias_function_name
 
 QUEUE = "AWS::SQS::Queue"
 MAPPING = "AWS::Lambda::EventSourceMapping"
@@ -22,9 +23,8 @@ def _arn(logical_id: str) -> dict[str, list[str]]:
 
 
 def _target_ref(stack: GenbotStack, logical_id: LogicalId, function: str) -> dict[str, str]:
-    """What an event source invokes: the ``live`` alias for SnapStart functions, else the function."""
-    fn = stack.functions.functions[function]
-    return {"Ref": logical_id(fn.alias or fn.function)}
+    """What an event source invokes: the function's ``live`` alias."""
+    return alias_function_name(logical_id(stack.functions.functions[function].alias))
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda q: q.name)

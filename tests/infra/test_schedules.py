@@ -11,6 +11,7 @@ from aws_cdk.assertions import Capture, Match, Template
 from genbot.resources import ScheduleSpec
 from infra.schedules import MAX_EVENT_AGE_SECONDS, MAX_RETRIES
 from infra.stack import GenbotStack
+from tests.infra.refs import alias_function_name
 
 SCHEDULE = "AWS::Scheduler::Schedule"
 # a role that EventBridge Scheduler may assume (used both ways below: absent, then present)
@@ -56,7 +57,7 @@ def test_the_current_schedules_invoke_their_functions_with_their_task(
             "FlexibleTimeWindow": Match.object_equals({"Mode": "OFF"}),
             "Target": Match.object_like(
                 {
-                    "Arn": {"Fn::GetAtt": [logical_id(fn.function), "Arn"]},
+                    "Arn": {"Ref": logical_id(fn.alias)},
                     "Input": Match.serialized_json(Match.object_equals({"task": name})),
                 }
             ),
@@ -98,7 +99,7 @@ def test_event_sources_and_schedules_fit_the_reserved_concurrency(
     assert function_id in template.find_resources(
         "AWS::Lambda::Function", {"Properties": {"ReservedConcurrentExecutions": reserved}}
     )
-    assert _event_source_limits(template, {"Ref": logical_id(fn.alias or fn.function)}) == limits
+    assert _event_source_limits(template, alias_function_name(logical_id(fn.alias))) == limits
     on_it = [s for s in app_stack.specs.schedules.values() if s.function == function]
     assert len(on_it) == schedules
     assert sum(limits) + schedules <= reserved
@@ -111,7 +112,7 @@ def test_every_function_with_reserved_concurrency_fits_it(
     for name, fn in app_stack.functions.functions.items():
         if fn.spec.reserved_concurrency is None:
             continue
-        limits = _event_source_limits(template, {"Ref": logical_id(fn.alias or fn.function)})
+        limits = _event_source_limits(template, alias_function_name(logical_id(fn.alias)))
         scheduled = sum(1 for s in app_stack.specs.schedules.values() if s.function == name)
         assert sum(limits) + scheduled <= fn.spec.reserved_concurrency, name
 
@@ -125,7 +126,6 @@ def test_a_schedule_spec_becomes_a_schedule_with_time_zone_and_input(
     # given a ScheduleSpec added to the specs (no CDK change), for a SnapStart function
     spec = extra_schedule
     fn = variant_stack.functions.functions[spec.function]
-    assert fn.alias is not None
     target = {"Ref": logical_id(fn.alias)}  # the `live` alias, never the unsnapshotted $LATEST
 
     # then it targets the function with the spec's input, in the spec's time zone, on time
@@ -197,11 +197,11 @@ def test_a_schedule_spec_becomes_a_schedule_with_time_zone_and_input(
         },
     )
     others = [
-        logical_id(variant_stack.functions.functions[f].function)
+        logical_id(variant_stack.functions.functions[f].alias)
         for f in ("generate", "payment_poll", "notify", "audit")
     ]
     granted = resources.as_array()
     # exactly the ARNs Scheduler calls: no "<arn>:*" reaching every version
     assert target in granted and len(granted) == 5
-    assert sorted(r["Fn::GetAtt"][0] for r in granted if r != target) == sorted(others)
+    assert sorted(r["Ref"] for r in granted if r != target) == sorted(others)
     assert not any(":*" in str(r) for r in granted)

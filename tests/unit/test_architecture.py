@@ -18,6 +18,7 @@ RANKS = {
     "config": 0,
     "observability": 0,
     "resources": 0,
+    "releases": 1,  # the operator's view of deployed versions: resources only
     "commands": 1,  # data, translated through i18n
     "i18n": 1,
     "store": 1,

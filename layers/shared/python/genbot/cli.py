@@ -6,6 +6,7 @@ genbot promo       promo codes: create CODE --credits N --uses M [--expires DATE
 genbot refund      refund a payment (Stars or YooKassa) and take its credits back, once
 genbot broadcast   a message to all users or a segment: send (preview, y/N), status ID, list, cancel ID
 genbot webhook     Telegram's webhook: info, set --url URL (with the secret and allowed updates), delete
+genbot release     what is deployed: list, rollback (live aliases to the previous release), prune
 
 In the development environment the local package adds (entry points ``genbot.commands``):
 genbot dev         run the whole bot on this machine (see README)
@@ -20,6 +21,8 @@ import os
 import sys
 from collections.abc import Sequence
 from importlib.metadata import entry_points
+
+from genbot import releases
 
 PLUGIN_GROUP = "genbot.commands"  # each entry point: a function that adds subcommands
 
@@ -334,6 +337,57 @@ def cmd_webhook(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def _release_lines(functions: list[releases.Function]) -> list[str]:
+    lines = []
+    for fn in functions:
+        shown = [f"{v.number}{'*' if v.number == fn.live else ''} {v.release}" for v in fn.versions[-5:]]
+        lines.append(f"{fn.name:<14} {fn.function_name}: {', '.join(shown) or 'no versions'}")
+    return lines
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    import boto3
+
+    client = boto3.client("lambda")
+    try:
+        functions = releases.stack_functions(client, args.stack)
+        if args.action == "list":
+            known = releases.releases(functions)
+            _out(f"releases kept (oldest first): {', '.join(known) or 'none'}")
+            _out("versions (newest 5; * = live):")
+            for line in _release_lines(functions):
+                _out(f"  {line}")
+            return 0
+        if args.action == "rollback":
+            moves = releases.plan_rollback(functions, args.to)
+            if not moves:
+                _out("every live alias already runs that release")
+                return 0
+            for move in moves:
+                _out(move.describe())
+            if not args.yes and not _confirm("move these aliases? [y/N] "):
+                _out("nothing changed")
+                return 1
+            releases.apply(client, moves)
+            _out(f"rolled back {len(moves)} function(s)")
+            return 0
+        doomed = releases.plan_prune(functions, args.keep)
+        for fn, version in doomed:
+            _out(f"delete {fn.name} version {version.number} ({version.release})")
+        if not doomed:
+            _out("nothing to delete")
+            return 0
+        if not args.yes and not _confirm(f"delete these {len(doomed)} versions? [y/N] "):
+            _out("nothing changed")
+            return 1
+        releases.prune(client, doomed)
+        _out(f"deleted {len(doomed)} version(s)")
+        return 0
+    except releases.ReleaseError as exc:
+        sys.stderr.write(f"genbot release {args.action}: {exc}\n")
+        return 2
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="genbot", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -386,6 +440,18 @@ def parser() -> argparse.ArgumentParser:
     for action in (setting, actions.add_parser("delete", help="stop sending updates to any URL")):
         action.add_argument("--drop-pending", action="store_true", help="drop the updates waiting")
     p.set_defaults(func=cmd_webhook)
+    p = sub.add_parser("release", help="what is deployed: list, rollback, prune")
+    actions = p.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="the releases kept and each function's versions")
+    back = actions.add_parser("rollback", help="point every live alias at the previous release")
+    back.add_argument("--to", metavar="RELEASE", help="this release instead of the previous one")
+    pruning = actions.add_parser("prune", help="delete the versions of all but the newest releases")
+    pruning.add_argument("--keep", type=int, default=2, help="releases to keep (default 2: live and one)")
+    for action in (back, pruning):
+        action.add_argument("--yes", action="store_true", help="don't ask")
+    for action in (listing, back, pruning):
+        action.add_argument("--stack", default="GenbotStack", help="the CloudFormation stack's name")
+    p.set_defaults(func=cmd_release)
     for plugin in entry_points(group=PLUGIN_GROUP):
         plugin.load()(sub)
     return root

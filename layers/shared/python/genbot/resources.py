@@ -15,6 +15,13 @@ from typing import Any, Literal
 # handle. functions/set_webhook (stdlib only, no layer) keeps a copy; a unit test holds them equal.
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "pre_checkout_query", "my_chat_member")
 
+# Every function is invoked through this alias on a published version; each version carries the
+# deploy's release in RELEASE_ENV and the function its spec's name in FUNCTION_TAG, which is how
+# `genbot release` finds a stack's functions and their releases (infra/functions.py sets them).
+LIVE_ALIAS = "live"
+FUNCTION_TAG = "genbot:function"
+RELEASE_ENV = "GENBOT_RELEASE"
+
 # Tables: "read" (get, query: no scan), "items" (get, query, put and update items, one by one or in
 # transactions: no scan, delete or batch write), "items_scan" ("items" and scan: a broadcast
 # reads every user), "read_write" (everything on the table).
