@@ -280,3 +280,31 @@ def test_the_cabinets_generate_again_link_offers_the_users_own_job_for_confirmat
     stranger.start()
     refused = stranger.send(f"/start again_{job.job_id}")  # someone else's job
     assert "не повторить" in refused["text"]
+
+
+# --- 6. every button press is answered (else the client shows a spinner on it) ---------------
+
+
+def answers_to_the_last_press(person: ChatUser, telegram) -> list[dict[str, object]]:
+    query_id = person.last_update["callback_query"]["id"]
+    return [
+        c.params
+        for c in telegram.calls_for("answerCallbackQuery")
+        if c.params.get("callback_query_id") == query_id
+    ]
+
+
+@pytest.mark.parametrize(
+    "buttons",
+    [
+        ["Картинка по описанию", "Стандарт", "Отмена"],  # mode, tier (the next step in place), cancel
+        ["Оживить фото", "Отмена"],  # a mode that asks for a photo next
+    ],
+)
+def test_every_draft_button_is_answered_once(user, telegram, buttons: list[str]) -> None:
+    """Telegram's clients show a progress bar on a pressed button until answerCallbackQuery;
+    the draft's buttons edited the message in place but never answered (found by the load bench)."""
+    user.send("🎨 Создать")
+    for label in buttons:
+        user.press_button(label)
+        assert len(answers_to_the_last_press(user, telegram)) == 1, label

@@ -271,6 +271,7 @@ async def cancel(query: CallbackQuery, callback_data: DraftCb, db_user: User | N
     if draft is None or db_user is None or query.message is None:
         return _stale(query)
     clear_draft(int(db_user.user_id))
+    await query.answer()
     return EditMessageText(
         chat_id=query.message.chat.id, message_id=query.message.message_id, text=_("Cancelled.")
     )
@@ -282,6 +283,7 @@ async def _advance(query: CallbackQuery, draft: Draft, user: User, settings: Set
         assert query.message is not None
         draft.message_id = query.message.message_id
         return await _start_job(query, draft, user, settings, offer, f"c{query.id}")
+    await query.answer()  # the client shows a progress bar on the button until it is answered
     return _edit(query, draft, user, offer)
 
 
