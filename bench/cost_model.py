@@ -769,6 +769,15 @@ def scenarios(args: argparse.Namespace, drivers: dict[str, Any]) -> list[Scenari
                 batch.save(User(next(_ids), language="ru" if n % 3 else "en"))
         env.standin.clear_calls()
 
+    def audited() -> None:
+        """The checkpoint an hour without activity leaves: nothing written since (the scenarios
+        above moved ledgers minutes ago, inside the audit's look-back lag)."""
+        from genbot.ledger.audit import CHECKPOINT_KEY, LAG_MS
+        from genbot.store.models import SettingItem, now_ms
+
+        with unmetered():
+            SettingItem(CHECKPOINT_KEY, value={"at": now_ms() + LAG_MS}, updated_at=now_ms()).save()
+
     known = new_person(credits=10)
     cabinet_user = new_person(credits=5)
     return [
@@ -796,6 +805,8 @@ def scenarios(args: argparse.Namespace, drivers: dict[str, Any]) -> list[Scenari
         ),
         Scenario("payment_poll, idle", scheduled("poll_payments", "payment_poll"), lambda: None, runs),
         Scenario("sweep_jobs, idle", scheduled("sweep_jobs", "generate"), lambda: None, runs),
+        # hourly, nothing moved since the last run
+        Scenario("ledger_audit, idle", scheduled("ledger_audit", "audit"), audited, runs),
         Scenario(f"offers, {args.eligible} due", scheduled("offers"), lambda: due_users("offers")),
         Scenario("offers, idle", scheduled("offers"), lambda: None, runs),
         Scenario(
