@@ -725,6 +725,23 @@ def report_users(run: UsersRun) -> list[str]:
 # -- the long run, by hand ------------------------------------------------------------------------
 
 
+def patient_checks(read_timeout_seconds: int = 120) -> None:
+    """The checks scan whole tables (consistent reads, 1 MB pages): moto serves such a page in
+    seconds on a loaded machine, past the models' 3 s read timeout (meant for the webhook's
+    single-item calls). The measured phase is over: give the checks' reads time."""
+    from pynamodb.models import Model
+
+    from genbot.store import models
+
+    for value in vars(models).values():
+        if isinstance(value, type) and issubclass(value, Model) and value is not Model:
+            value.Meta.read_timeout_seconds = read_timeout_seconds
+            value._connection = None  # the next call builds a connection with the new timeout
+    from genbot.store import transaction
+
+    transaction.connection.cache_clear()
+
+
 class MotoProcess:
     """``genbot_local.aws.MotoServer`` (atomic DynamoDB writes included) in a child process: moto's
     CPU off the GIL the measured threads share."""
@@ -813,6 +830,7 @@ def main() -> None:
         for line in errors[:5]:
             print(f"  {line[:2000]}")
         print("\n".join(report_users(run)))
+        patient_checks()
         problems = check_users(run, telegram)
         print(
             f"effects checked ({len(users)} users): "
