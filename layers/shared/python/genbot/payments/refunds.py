@@ -160,9 +160,18 @@ def _end_subscription(settings: Settings, payment: Payment, user: User) -> list[
 
 
 def _stop_renewal(payment: Payment) -> None:
-    """A refunded monthly charge: Telegram stops renewing it (best effort; logged when it can't)."""
+    """A refunded monthly charge that the current period rests on: Telegram stops renewing it
+    (best effort; logged when it can't). An earlier charge of a subscription renewed since
+    changes nothing: the renewal paid for this period and it goes on renewing, as the bot shows
+    (the same rule as ``_end_subscription``)."""
     user = User.get(int(payment.user_id), consistent_read=True)
     if not user.subscription_charge_id or not user.subscription_renews:
+        return
+    if (
+        payment.subscription_until is None
+        or user.subscription_until is None
+        or int(user.subscription_until) != int(payment.subscription_until)
+    ):
         return
     method = EditUserStarSubscription(
         user_id=int(user.user_id),
