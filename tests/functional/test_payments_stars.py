@@ -137,3 +137,59 @@ def test_the_buy_menu_leads_to_the_subscription(buyer) -> None:
     buyer.send("🛒 Купить кредиты")
     plans = buyer.press_button("Подписка")
     assert "Подписка" in plans["text"] and any("На год" in label for label in buyer.buttons())
+
+
+# --- found by mutation testing (docs/mutation.md) -------------------------------------------------
+
+
+def _emf_values(out: str, name: str) -> list[float]:
+    """The values of one CloudWatch metric in the EMF documents the functions printed."""
+    found: list[float] = []
+    for line in out.splitlines():
+        if line.startswith('{"_aws"'):
+            value = json.loads(line).get(name)
+            if value is not None:
+                found += value if isinstance(value, list) else [value]
+    return found
+
+
+def test_a_settled_payment_is_counted_once_in_the_sales_metrics_and_stats(
+    buyer, deliver, telegram_update, capsys: pytest.CaptureFixture[str]
+) -> None:
+    update = pay_update(telegram_update, BUYER, f"pack_s:20:100:{BUYER}", 100, "stxMETRICS")
+    capsys.readouterr()
+
+    deliver(update)
+    out = capsys.readouterr().out
+    assert _emf_values(out, "PaymentsSettled") == [1.0]
+    assert _emf_values(out, "PaymentsSettled_stars") == [1.0]
+    assert _emf_values(out, "CreditsSold") == [20.0]
+
+    deliver(update)  # Telegram's copy: settled before, not sold again
+    out = capsys.readouterr().out
+    assert _emf_values(out, "PaymentsSettled") == _emf_values(out, "CreditsSold") == []
+
+    from genbot import stats
+
+    sold = [day.counters.get("pay#XTR", {}) for day in stats.read(2)]  # today (and yesterday: midnight)
+    assert [sum(day.get(name, 0) for day in sold) for name in ("payments", "amount", "credits")] == [
+        1,
+        100,
+        20,
+    ]
+
+
+def test_buying_the_offer_ends_it_and_buying_a_pack_leaves_it(chat_user, deliver, telegram_update) -> None:
+    import time
+
+    until = int(time.time()) + 3600
+    for user_id in (919200, 919201):
+        chat_user(user_id).start()
+        User(user_id).update(actions=[User.offer_until.set(until)])  # each was made the offer
+
+    deliver(pay_update(telegram_update, 919200, "offer:20:50:919200", 50, "stxOFFER"))
+    deliver(pay_update(telegram_update, 919201, "pack_m:60:250:919201", 250, "stxPACK"))
+
+    assert User.get(919200).offer_until is None  # the offer sells once
+    assert User.get(919201).offer_until == until  # still theirs to buy
+    assert (User.get(919200).balance, User.get(919201).balance) == (3 + 20, 3 + 60)

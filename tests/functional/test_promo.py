@@ -318,3 +318,73 @@ def test_cli_refuses_to_overwrite_a_code(capsys) -> None:
     assert cli.main(["promo", "create", "KEEP", "--credits", "50", "--uses", "50"]) == 1
     assert "exists already" in capsys.readouterr().err
     assert int(PromoCode.get("KEEP").credits) == 1
+
+
+# --- found by mutation testing (docs/mutation.md) -------------------------------------------------
+
+
+def test_the_smallest_code_one_credit_for_one_user_works_once() -> None:
+    for user_id in (ALICE, BOB):
+        register(get_settings(), user_id, language="en")
+    promo.create("SMALLEST", credits=1, max_uses=1)
+
+    first = promo.redeem(ALICE, "smallest")
+    second = promo.redeem(BOB, "SMALLEST")
+
+    assert (first.outcome, first.credits, first.balance) == (Outcome.REDEEMED, 1, welcome() + 1)
+    assert (second.outcome, second.credits, second.balance) == (Outcome.USED_UP, 0, None)
+    assert uses("SMALLEST") == 1 and balance(BOB) == welcome()
+    assert audit() == []
+
+
+def test_refusals_credit_nothing() -> None:
+    register(get_settings(), ALICE, language="en")
+    promo.create("SWITCHEDOFF", credits=5, max_uses=5)
+    promo.disable("SWITCHEDOFF")
+
+    unknown = promo.redeem(ALICE, "NOSUCHCODE")
+    disabled = promo.redeem(ALICE, "SWITCHEDOFF")
+
+    assert unknown == promo.Redemption(Outcome.UNKNOWN, "NOSUCHCODE", 0, None)
+    assert disabled == promo.Redemption(Outcome.DISABLED, "SWITCHEDOFF", 0, None)
+    assert balance(ALICE) == welcome() and list(LedgerEntry.query(ALICE))[-1].op_id == "bonus#welcome"
+
+
+def test_a_code_expiring_this_second_is_expired() -> None:
+    register(get_settings(), ALICE, language="en")
+    PromoCode("THISSECOND", credits=5, max_uses=5, used=0, expires_at=int(time.time()), disabled=False).save()
+
+    assert promo.redeem(ALICE, "THISSECOND").outcome == Outcome.EXPIRED
+    assert balance(ALICE) == welcome() and uses("THISSECOND") == 0
+
+
+def test_a_code_whose_credits_change_during_a_redemption_pays_what_it_is_worth_now() -> None:
+    """The operator re-creates the code's worth between the redemption's read and its write: the
+    write's condition (still worth what was read) fails, the code is read again and paid at 7."""
+    from typing import Any
+
+    from genbot.store.transaction import connection
+
+    register(get_settings(), ALICE, language="en")
+    promo.create("REPRICED", credits=5, max_uses=5)
+    changed: list[bool] = []
+
+    def operator_changes_it_first(params: dict[str, Any], **_: Any) -> None:
+        if not changed and "promo#REPRICED" in str(params):  # the redemption is about to be sent
+            changed.append(True)
+            PromoCode("REPRICED").update(actions=[PromoCode.credits.set(7)])
+
+    events = connection().client.meta.events
+    events.register("before-call.dynamodb.TransactWriteItems", operator_changes_it_first)
+    try:
+        result = promo.redeem(ALICE, "REPRICED")
+    finally:
+        events.unregister("before-call.dynamodb.TransactWriteItems", operator_changes_it_first)
+
+    assert changed and (result.outcome, result.credits, result.balance) == (
+        Outcome.REDEEMED,
+        7,
+        welcome() + 7,
+    )
+    assert uses("REPRICED") == 1 and balance_from_ledger(ALICE) == welcome() + 7
+    assert audit() == []
