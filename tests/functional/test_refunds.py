@@ -48,6 +48,22 @@ def refund_entries() -> list[Any]:
     return [e for e in LedgerEntry.query(BUYER) if e.op_id.startswith("refund#")]
 
 
+def bought_pack_with_rubles(chat_user, provider_payment_id: str) -> None:
+    """The buyer, registered, with a 20-credit pack paid through YooKassa (settled)."""
+    person = chat_user(BUYER, language="en")
+    person.start()
+    settle(
+        get_settings(),
+        user_id=BUYER,
+        method=PaymentMethod.YOOKASSA,
+        provider_payment_id=provider_payment_id,
+        product="pack_s",
+        amount=19900,
+        currency="RUB",
+        credits=20,
+    )
+
+
 def test_a_stars_refund_calls_refund_star_payment_and_debits_the_credits_once(paid, telegram) -> None:
     first = refunds.refund(get_settings(), paid)
     second = refunds.refund(get_settings(), paid)
@@ -120,18 +136,7 @@ def test_genbot_refund_command(paid, capsys, telegram) -> None:
 def test_a_yookassa_refund_goes_through_its_refunds_api(chat_user, aws, monkeypatch) -> None:
     from genbot.payments import yookassa
 
-    person = chat_user(BUYER, language="en")
-    person.start()
-    settle(
-        get_settings(),
-        user_id=BUYER,
-        method=PaymentMethod.YOOKASSA,
-        provider_payment_id="yk-123",
-        product="pack_s",
-        amount=19900,
-        currency="RUB",
-        credits=20,
-    )
+    bought_pack_with_rubles(chat_user, "yk-123")
     calls: list[tuple[str, int, str]] = []
 
     def create_refund(
@@ -282,18 +287,7 @@ def test_credits_spent_while_the_refund_runs_are_recorded_as_shortfall(
 def test_a_yookassa_refund_the_provider_cancels_takes_nothing_back(chat_user, aws, monkeypatch) -> None:
     from genbot.payments import yookassa
 
-    person = chat_user(BUYER, language="en")
-    person.start()
-    settle(
-        get_settings(),
-        user_id=BUYER,
-        method=PaymentMethod.YOOKASSA,
-        provider_payment_id="yk-456",
-        product="pack_s",
-        amount=19900,
-        currency="RUB",
-        credits=20,
-    )
+    bought_pack_with_rubles(chat_user, "yk-456")
     answer = '{"id": "rf-1", "status": "canceled"}'  # as parsed from YooKassa's answer
 
     monkeypatch.setattr(yookassa, "create_refund", lambda *args: json.loads(answer)["status"])
