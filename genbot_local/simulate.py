@@ -204,12 +204,20 @@ class ChatUser:
 
         The bot answers in the webhook response or by calling the Bot API itself (when it
         needs the new message's id); the stand-in records both, in the order they happened.
+        An answer to a callback query counts only if it answers this update's query: a tap
+        delivered at the same time (a double tap) may record its answer after this one's.
         """
         self.last_update = update
+        own_query = (update.get("callback_query") or {}).get("id")
         before = len(self.telegram.calls)
         response = self.webhook.deliver(update)
         shown = [c for c in self.telegram.calls[before:] if c.method.lower() in self.SHOWN]
-        shown = [c for c in shown if c.method.lower() != "answercallbackquery" or c.params.get("text")]
+        shown = [
+            c
+            for c in shown
+            if c.method.lower() != "answercallbackquery"
+            or (c.params.get("text") and str(c.params.get("callback_query_id")) == own_query)
+        ]
         self.last = {"method": shown[-1].method, **shown[-1].params} if shown else reply_body(response)
         for call in reversed(shown):
             if isinstance(call.result, dict) and "message_id" in call.result:

@@ -102,6 +102,27 @@ def test_a_double_tap_on_the_claim_credits_once(chat_user, aws, settings) -> Non
     assert sum("+1" in a["text"] for a in answers) == 1
 
 
+def test_a_tap_reads_its_own_answer_when_another_taps_answer_lands_first(chat_user, aws) -> None:
+    """The double tap above, in the one order that made it flaky: the second tap's whole
+    delivery recorded between the first tap's delivery and its reading of what it was shown.
+    Each press must read the answer to its own callback query, not the chat's latest alert."""
+    person = chat_user(ANNA)
+    person.start()
+    person.send("🎁 Бонусы")
+    data = person.buttons()["Забрать бонус за сегодня"]
+    other = chat_user(ANNA)
+    deliver = person.webhook.deliver
+
+    def then_another_tap(update: dict, **kwargs) -> dict:  # type: ignore[type-arg]
+        response = deliver(update, **kwargs)
+        person.webhook.deliver = deliver  # once
+        assert "уже" in other.press(data)["text"]  # already claimed: it lands after the first
+        return response
+
+    person.webhook.deliver = then_another_tap  # type: ignore[method-assign]
+    assert "+1" in person.press(data)["text"]
+
+
 def today_at(hour: int, minute: int = 0) -> int:
     """Today (the real one: the bot's buttons use the real clock) at hour:minute in Moscow."""
     return int(datetime.combine(datetime.now(MSK).date(), time(hour, minute), MSK).timestamp())
