@@ -31,10 +31,12 @@ import ast
 import re
 import shlex
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,30 +134,28 @@ def run(
     select: str | None = None,
     only: str | None = None,
     killed_too: bool = False,
+    workers: int = 1,
 ) -> Path:
     file, tests = TARGETS[name]
     OUT.mkdir(exist_ok=True)
     session = OUT / f"{name}.sqlite"
     with tempfile.TemporaryDirectory(prefix=f"mutation-{name}-") as tmp:
-        clone = Path(tmp) / "repo"
-        subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
-        for test in tests:  # the guard tests as they are now, committed or not
-            if test.endswith(".py"):
-                shutil.copyfile(ROOT / test, clone / test)
+        clones = [_clone(Path(tmp) / f"repo{i}", tests) for i in range(max(1, workers))]
+        clone = clones[0]
         command = f"{python} -m pytest {PYTEST} {' '.join(tests)}"
         select = select or SELECT.get(name)
         if select:  # e.g. only the tests written for the survivors: the others let them live already
             command += f" -k {shlex.quote(select)}"
         config = clone / "cosmic-ray.toml"
+        ports = [_free_port() for _ in clones] if workers > 1 else []
         config.write_text(
             "[cosmic-ray]\n"
             f'module-path = "{file}"\n'
             "timeout = 300.0\n"
             "excluded-modules = []\n"
             f"test-command = {_toml_string(command)}\n"
-            "[cosmic-ray.distributor]\n"
-            'name = "local"\n'
-            "[cosmic-ray.filters.operators-filter]\n"
+            + _distributor(ports)
+            + "[cosmic-ray.filters.operators-filter]\n"
             f"exclude-operators = [{', '.join(_toml_string(e) for e in exclude or [])}]\n"
         )
         bin_dir = Path(python).parent
@@ -185,8 +185,55 @@ def run(
         baseline = subprocess.run([cosmic, "baseline", str(config)], cwd=clone, check=False)
         if baseline.returncode != 0:
             raise SystemExit(f"{name}: the tests fail without any mutation; fix them first")
-        subprocess.run([cosmic, "exec", str(config), str(session)], cwd=clone, check=True)
+        servers = [  # one HTTP worker per clone: each mutates its own copy of the module
+            subprocess.Popen([cosmic, "http-worker", "--port", str(port)], cwd=c)
+            for c, port in zip(clones, ports, strict=False)
+        ]
+        try:
+            for port in ports:
+                _wait_for(port)
+            subprocess.run([cosmic, "exec", str(config), str(session)], cwd=clone, check=True)
+        finally:
+            for server in servers:
+                server.terminate()
+                server.wait()
     return session
+
+
+def _clone(where: Path, tests: list[str]) -> Path:
+    """A throwaway clone of HEAD with the guard tests as they are now, committed or not."""
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(where)], check=True)
+    for test in tests:
+        if test.endswith(".py"):
+            shutil.copyfile(ROOT / test, where / test)
+    return where
+
+
+def _distributor(ports: list[int]) -> str:
+    """cosmic-ray's ``local`` distributor (one mutant at a time), or ``http`` to the workers."""
+    if not ports:
+        return '[cosmic-ray.distributor]\nname = "local"\n'
+    urls = ", ".join(f'"http://127.0.0.1:{port}"' for port in ports)
+    return f'[cosmic-ray.distributor]\nname = "http"\n[cosmic-ray.distributor.http]\nworker-urls = [{urls}]\n'
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _wait_for(port: int, seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"the mutation worker on port {port} did not start") from None
+            time.sleep(0.2)
 
 
 def _toml_string(text: str) -> str:
@@ -246,6 +293,13 @@ def main() -> int:
         metavar="REGEX",
         help="skip cosmic-ray operators matching REGEX, e.g. 'core/NumberReplacer' (cr-filter-operators)",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run N mutants at a time (cosmic-ray's http distributor, a clone per worker)",
+    )
     args = parser.parse_args()
     names = args.modules or list(TARGETS)
     unknown = [n for n in names if n not in TARGETS]
@@ -264,6 +318,7 @@ def main() -> int:
                 select=args.select,
                 only=args.only,
                 killed_too=args.killed_too,
+                workers=args.workers,
             )
         if not session.exists():
             sys.stdout.write(f"{name}: no session yet\n")
