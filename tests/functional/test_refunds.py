@@ -157,24 +157,11 @@ def test_a_yookassa_refund_goes_through_its_refunds_api(chat_user, aws, monkeypa
 def test_refunding_the_subscription_charge_it_ends_on_ends_it_and_stops_renewal(
     chat_user, deliver, telegram_update, telegram, aws
 ) -> None:
-    person = chat_user(BUYER, language="en")
-    person.start()
-    charge = f"stxSUBREFUND{uuid.uuid4().hex[:12]}"
-    update = telegram_update("message_successful_payment", user_id=BUYER)
-    update["message"]["successful_payment"].update(
-        {
-            "invoice_payload": f"sub_month:150:450:{BUYER}",
-            "total_amount": 450,
-            "telegram_payment_charge_id": charge,
-            "subscription_expiration_date": int(time.time()) + 30 * 24 * 3600,
-            "is_recurring": True,
-            "is_first_recurring": True,
-        }
-    )
-    deliver(update)
+    payment_id = _monthly_subscriber(chat_user, deliver, telegram_update)
+    charge = payment_id.removeprefix("stars#")
     assert User.get(BUYER).balance == 3 + 150
 
-    result = refunds.refund(get_settings(), f"stars#{charge}")
+    result = refunds.refund(get_settings(), payment_id)
 
     assert (result.credits, result.balance) == (150, 3)
     user = User.get(BUYER)
