@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from genbot.observability import logger
+from tests.functional.emf import emf, values
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -62,20 +63,6 @@ def test_a_jobs_lines_carry_the_update_and_the_request_that_made_it(
     assert {line.get("correlation_id") for line in worker} == {request}
     (job_id,) = {line.get("job_id") for line in worker}
     assert job_id
-
-
-def emf(out: str) -> list[dict[str, Any]]:
-    """The EMF documents (CloudWatch metrics) the functions printed."""
-    return [json.loads(line) for line in out.splitlines() if line.startswith('{"_aws"')]
-
-
-def values(documents: list[dict[str, Any]], name: str) -> list[float]:
-    found: list[float] = []
-    for document in documents:
-        value = document.get(name)
-        if value is not None:
-            found += value if isinstance(value, list) else [value]
-    return found
 
 
 def test_metrics_name_update_types_providers_and_credits(

@@ -22,6 +22,7 @@ from genbot.payments.promo import Outcome
 from genbot.store.models import LedgerEntry, PromoCode, User
 from genbot.users import register
 from genbot_local.simulate import ChatUser, reply_body
+from tests.functional.emf import emf, values
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -70,6 +71,16 @@ def test_promo_code_credits_once_and_says_the_new_balance(person) -> None:
     entry = LedgerEntry.get(ALICE, "promo#SPRING25")
     assert (entry.kind, int(entry.delta)) == ("promo", 5)
     assert uses("SPRING25") == 1
+
+
+def test_the_promo_metric_counts_a_redemption_once(person, capsys) -> None:
+    promo.create("COUNTED", credits=5, max_uses=10)
+    capsys.readouterr()
+
+    person.send("/promo COUNTED")
+    person.send("/promo COUNTED")  # already used: not counted again
+
+    assert values(emf(capsys.readouterr().out), "PromoRedeemed") == [1.0]
 
 
 def test_a_second_use_by_the_same_user_is_refused_and_credits_nothing(person) -> None:
@@ -251,6 +262,27 @@ def test_create_never_overwrites_a_code() -> None:
     with pytest.raises(promo.CodeExistsError):
         promo.create("once", credits=100, max_uses=100)
     assert int(PromoCode.get("ONCE").credits) == 1
+
+
+def test_a_code_another_admin_made_with_a_clock_ahead_is_not_taken_for_ours() -> None:
+    """Create's PutItem failed its condition: only a code identical to the one this call wrote
+    (its own resend) counts as made; one stamped later by another Lambda's clock is not."""
+    from genbot.store.models import now_ms
+
+    ahead = now_ms() + 60_000
+    PromoCode(
+        "AHEAD",
+        credits=100,
+        max_uses=100,
+        used=0,
+        disabled=False,
+        created_at=ahead,
+        created_by="another admin",
+    ).save()
+
+    with pytest.raises(promo.CodeExistsError):
+        promo.create("ahead", credits=1, max_uses=1, created_by="a")
+    assert int(PromoCode.get("AHEAD").credits) == 100
 
 
 # --- the operator's CLI ----------------------------------------------------------------------------
