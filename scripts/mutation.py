@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import argparse
 import ast
+import json
+import os
 import re
 import shlex
 import shutil
@@ -54,7 +56,13 @@ TARGETS: dict[str, tuple[str, list[str]]] = {
     "ledger": (f"{PACKAGE}/ledger/service.py", ["tests/functional/test_ledger.py"]),
     "jobs": (
         f"{PACKAGE}/jobs/service.py",
-        ["tests/functional/test_generation.py", "tests/functional/test_no_credit_lost.py"],
+        [
+            "tests/functional/test_generation.py",
+            "tests/functional/test_no_credit_lost.py",
+            "tests/functional/test_chat_answers.py",
+            "tests/functional/test_chat_access.py",
+            "tests/functional/test_sdk_retries.py",
+        ],
     ),
     "settle": (
         f"{PACKAGE}/payments/settle.py",
@@ -139,6 +147,7 @@ def run(
     only: str | None = None,
     killed_too: bool = False,
     workers: int = 1,
+    whole_guard: bool = False,
 ) -> Path:
     file, tests = TARGETS[name]
     OUT.mkdir(exist_ok=True)
@@ -146,10 +155,16 @@ def run(
     with tempfile.TemporaryDirectory(prefix=f"mutation-{name}-") as tmp:
         clones = [_clone(Path(tmp) / f"repo{i}", tests) for i in range(max(1, workers))]
         clone = clones[0]
-        command = f"{python} -m pytest {PYTEST} {' '.join(tests)}"
+        pytest_args = f"{PYTEST} {' '.join(tests)}"
         select = select or SELECT.get(name)
         if select:  # e.g. only the tests written for the survivors: the others let them live already
-            command += f" -k {shlex.quote(select)}"
+            pytest_args += f" -k {shlex.quote(select)}"
+        command = f"{python} -m pytest {pytest_args}"
+        if not whole_guard:  # each mutant runs only the guard tests that execute its line
+            coverage_map = coverage_by_line(clone, file, python, tests, select, Path(tmp))
+            command = (
+                f"{python} {ROOT / 'scripts' / 'mutation_guard.py'} {file} {coverage_map} -- {pytest_args}"
+            )
         config = clone / "cosmic-ray.toml"
         ports = [_free_port() for _ in clones] if workers > 1 else []
         config.write_text(
@@ -202,6 +217,36 @@ def run(
                 server.terminate()
                 server.wait()
     return session
+
+
+def coverage_by_line(
+    clone: Path, file: str, python: str, tests: list[str], select: str | None, tmp: Path
+) -> Path:
+    """Run the guard once under coverage with per-test contexts; write which tests execute each
+    line of ``file`` (and which lines run at import, outside any test) to a JSON file."""
+    from coverage import CoverageData
+
+    data_file = tmp / "guard.coverage"
+    command = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
+    command += [f"--cov={Path(file).parent}", "--cov-context=test", "--cov-report=", "--cov-fail-under=0"]
+    command += [*tests, *(["-k", select] if select else [])]
+    env = {**os.environ, "COVERAGE_FILE": str(data_file)}
+    if subprocess.run(command, cwd=clone, env=env, check=False).returncode != 0:
+        raise SystemExit("the guard tests fail without any mutation; fix them first")
+    data = CoverageData(basename=str(data_file))
+    data.read()
+    (measured,) = [f for f in data.measured_files() if f.endswith(file)]
+    lines: dict[str, list[str]] = {}
+    module_level: list[int] = []
+    for line, contexts in sorted(data.contexts_by_lineno(measured).items()):
+        tests_here = sorted({c.rsplit("|", 1)[0] for c in contexts if c})
+        if "" in contexts or not tests_here:
+            module_level.append(line)
+        lines[str(line)] = tests_here
+    out = tmp / "coverage-map.json"
+    out.write_text(json.dumps({"lines": lines, "module_level": [str(n) for n in module_level]}))
+    sys.stdout.write(f"coverage map: {len(lines)} lines of {file}, {len(module_level)} run at import\n")
+    return out
 
 
 def _clone(where: Path, tests: list[str]) -> Path:
@@ -304,6 +349,11 @@ def main() -> int:
         metavar="N",
         help="run N mutants at a time (cosmic-ray's http distributor, a clone per worker)",
     )
+    parser.add_argument(
+        "--whole-guard",
+        action="store_true",
+        help="run every guard test against each mutant (default: only those that execute its line)",
+    )
     args = parser.parse_args()
     names = args.modules or list(TARGETS)
     unknown = [n for n in names if n not in TARGETS]
@@ -323,6 +373,7 @@ def main() -> int:
                 only=args.only,
                 killed_too=args.killed_too,
                 workers=args.workers,
+                whole_guard=args.whole_guard,
             )
         if not session.exists():
             sys.stdout.write(f"{name}: no session yet\n")
