@@ -93,7 +93,7 @@ def test_start_registers_once_with_welcome_credits_and_the_menu_in_the_users_lan
     assert telegram.calls_for("sendMessage")[0].params["chat_id"] == ANNA  # Telegram ran the reply
 
     again = reply_body(start())
-    assert "С возвращением" in again["text"]
+    assert again["text"] == "С возвращением, Анна! Баланс: 3 кредита."  # the unit once
     assert User.get(ANNA).balance == 3
     assert len(list(LedgerEntry.query(ANNA))) == 1
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
+from babel.messages.pofile import read_po
 
 from genbot.i18n import LANGUAGES, get_i18n, normalize_language, translate, variants
 
@@ -24,3 +28,18 @@ def test_both_catalogs_load_and_translate() -> None:
 
 def test_a_button_matches_in_either_language() -> None:
     assert variants("🎨 Generate") == frozenset({"🎨 Generate", "🎨 Создать"})
+
+
+def test_no_translation_adds_a_unit_to_a_placeholder_the_english_leaves_bare() -> None:
+    """``Balance: {balance}.`` gets ``credits(n)`` ("3 credits", "3 кредита"): a translation
+    writing ``{balance} кр.`` shows the unit twice ("3 кредита кр.")."""
+    po = Path(__file__).parents[2] / "layers/shared/python/genbot/locales/ru/LC_MESSAGES/messages.po"
+    doubled = []
+    for message in read_po(po.open("rb")):
+        english = message.id if isinstance(message.id, tuple) else (message.id,)
+        russian = message.string if isinstance(message.string, tuple) else (message.string,)
+        for text in russian:
+            for name in re.findall(r"\{(\w+)\} (?:кр|кредит)", text or ""):
+                if not any(re.search(r"\{" + name + r"\} (?:credit|cr)", e) for e in english if e):
+                    doubled.append((english[0], text))
+    assert doubled == []
