@@ -238,10 +238,17 @@ class ChatUser:
         return self.send("/start")
 
     def press(self, callback_data: str, message_id: int | None = None) -> dict[str, Any]:
+        """A press on a button of message ``message_id`` (default: the last one). The update
+        carries that message as the chat shows it now (its text and keyboard), as Telegram's
+        does; a message the stand-in never saw keeps the recorded event's."""
         update = self.webhook.events.telegram_update(
             "callback_query", user_id=self.user_id, data=callback_data
         )
-        update["callback_query"]["message"]["message_id"] = message_id or self.last_message_id
+        wanted = message_id or self.last_message_id
+        shown = [m for m in self.telegram.chat_messages(self.user_id) if m.get("message_id") == wanted]
+        if shown:
+            update["callback_query"]["message"] = shown[-1]
+        update["callback_query"]["message"]["message_id"] = wanted
         return self._deliver(update)
 
     def send_photo(

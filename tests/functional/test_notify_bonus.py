@@ -88,6 +88,21 @@ def test_the_bonuses_menu_offers_the_bonus_inside_the_window_and_says_so_after(
     assert "закончились" in old_button["text"] and daily_entries() == []
 
 
+def test_the_claimed_bonus_leaves_the_menu_without_its_button(chat_user, aws, telegram) -> None:
+    person = chat_user(ANNA)
+    person.start()
+    person.send("🎁 Бонусы")
+    menu_id = person.last_message_id
+
+    claimed = person.press(person.buttons()["Забрать бонус за сегодня"])
+
+    assert "+1" in claimed["text"]
+    (edit,) = telegram.calls_for("editMessageReplyMarkup")
+    assert edit.params["message_id"] == menu_id
+    labels = [b["text"] for row in edit.params["reply_markup"]["inline_keyboard"] for b in row]
+    assert labels == ["🎟 Промокод"]
+
+
 def test_a_double_tap_on_the_claim_credits_once(chat_user, aws, settings) -> None:
     person = chat_user(ANNA)
     person.start()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramAPIError
 from aiogram.methods import AnswerCallbackQuery, SendMessage
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 
 from genbot.bot.keyboards import BTN_BONUSES, bonuses
@@ -73,6 +75,7 @@ async def claim(query: CallbackQuery, db_user: User | None, settings: Settings) 
     if db_user is None:
         return query.answer(_("Send /start first: it sets up your account."), show_alert=True)
     outcome = claim_daily_bonus(settings, db_user)
+    await _drop_claim_button(query)  # claimed, claimed before or over: it has nothing more to give
     if outcome == BonusClaim.CLOSED:
         return query.answer(
             _("The daily bonus was there on your first {days} days, and they are over.").format(
@@ -87,3 +90,18 @@ async def claim(query: CallbackQuery, db_user: User | None, settings: Settings) 
         _("+{n}! Balance: {balance}.").format(n=credits(settings.daily_bonus), balance=credits(balance)),
         show_alert=True,
     )
+
+
+async def _drop_claim_button(query: CallbackQuery) -> None:
+    """Take the claim button off the message it was pressed on (the bonuses menu or the
+    reminder), keeping its other buttons. A failed edit changes nothing that matters: the
+    button, pressed again, says the bonus is claimed."""
+    message = query.message
+    if not isinstance(message, Message) or message.reply_markup is None:
+        return
+    claim = BonusCb().pack()
+    rows = [[b for b in row if b.callback_data != claim] for row in message.reply_markup.inline_keyboard]
+    with contextlib.suppress(TelegramAPIError):  # "not modified" on a double tap, a deleted message
+        await message.edit_reply_markup(
+            reply_markup=InlineKeyboardMarkup(inline_keyboard=[r for r in rows if r])
+        )
