@@ -57,6 +57,7 @@ TARGETS: dict[str, tuple[str, list[str]]] = {
     "jobs": (
         f"{PACKAGE}/jobs/service.py",
         [
+            "tests/functional/test_job_states.py",
             "tests/functional/test_generation.py",
             "tests/functional/test_no_credit_lost.py",
             "tests/functional/test_chat_answers.py",

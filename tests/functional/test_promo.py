@@ -132,6 +132,15 @@ def test_a_used_up_code_is_told_so(person, chat_user) -> None:
     assert balance(ALICE) == welcome() and uses("ONLYONE") == 1
 
 
+def test_a_used_up_code_with_time_left_is_told_it_ran_out_not_that_it_expired() -> None:
+    register(get_settings(), ALICE, language="en")
+    register(get_settings(), BOB, language="en")
+    promo.create("LATER", credits=4, max_uses=1, expires_at=int(time.time()) + 86_400)
+    assert promo.redeem(BOB, "LATER").outcome == Outcome.REDEEMED
+
+    assert promo.redeem(ALICE, "LATER").outcome == Outcome.USED_UP
+
+
 def test_a_used_up_code_tells_someone_who_used_it_that_they_did(person) -> None:
     promo.create("MINE", credits=4, max_uses=1)
     person.send("/promo MINE")
@@ -390,9 +399,11 @@ def test_a_code_expiring_this_second_is_expired() -> None:
     assert balance(ALICE) == welcome() and uses("THISSECOND") == 0
 
 
-def test_a_code_whose_credits_change_during_a_redemption_pays_what_it_is_worth_now() -> None:
+@pytest.mark.parametrize("worth_now", [7, 3])  # raised or lowered between the read and the write
+def test_a_code_whose_credits_change_during_a_redemption_pays_what_it_is_worth_now(worth_now: int) -> None:
     """The operator re-creates the code's worth between the redemption's read and its write: the
-    write's condition (still worth what was read) fails, the code is read again and paid at 7."""
+    write's condition (still worth what was read) fails, the code is read again and paid what it is
+    worth now."""
     from typing import Any
 
     from genbot.store.transaction import connection
@@ -404,7 +415,7 @@ def test_a_code_whose_credits_change_during_a_redemption_pays_what_it_is_worth_n
     def operator_changes_it_first(params: dict[str, Any], **_: Any) -> None:
         if not changed and "promo#REPRICED" in str(params):  # the redemption is about to be sent
             changed.append(True)
-            PromoCode("REPRICED").update(actions=[PromoCode.credits.set(7)])
+            PromoCode("REPRICED").update(actions=[PromoCode.credits.set(worth_now)])
 
     events = connection().client.meta.events
     events.register("before-call.dynamodb.TransactWriteItems", operator_changes_it_first)
@@ -415,8 +426,8 @@ def test_a_code_whose_credits_change_during_a_redemption_pays_what_it_is_worth_n
 
     assert changed and (result.outcome, result.credits, result.balance) == (
         Outcome.REDEEMED,
-        7,
-        welcome() + 7,
+        worth_now,
+        welcome() + worth_now,
     )
-    assert uses("REPRICED") == 1 and balance_from_ledger(ALICE) == welcome() + 7
+    assert uses("REPRICED") == 1 and balance_from_ledger(ALICE) == welcome() + worth_now
     assert audit() == []
