@@ -141,6 +141,14 @@ def test_a_used_up_code_with_time_left_is_told_it_ran_out_not_that_it_expired() 
     assert promo.redeem(ALICE, "LATER").outcome == Outcome.USED_UP
 
 
+def test_a_big_code_used_up_is_told_so() -> None:
+    """300 uses of 300: counts past CPython's cached small ints compare by value, not identity."""
+    register(get_settings(), ALICE, language="en")
+    PromoCode("BIG", credits=1, max_uses=300, used=300, expires_at=None, disabled=False).save()
+
+    assert promo.redeem(ALICE, "BIG").outcome == Outcome.USED_UP
+
+
 def test_a_used_up_code_tells_someone_who_used_it_that_they_did(person) -> None:
     promo.create("MINE", credits=4, max_uses=1)
     person.send("/promo MINE")
