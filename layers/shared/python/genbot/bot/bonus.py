@@ -100,7 +100,10 @@ async def _drop_claim_button(query: CallbackQuery) -> None:
     if not isinstance(message, Message) or message.reply_markup is None:
         return
     claim = BonusCb().pack()
-    rows = [[b for b in row if b.callback_data != claim] for row in message.reply_markup.inline_keyboard]
+    before = message.reply_markup.inline_keyboard
+    rows = [[b for b in row if b.callback_data != claim] for row in before]
+    if sum(map(len, rows)) == sum(map(len, before)):  # no claim button there: nothing to edit
+        return
     with contextlib.suppress(TelegramAPIError):  # "not modified" on a double tap, a deleted message
         await message.edit_reply_markup(
             reply_markup=InlineKeyboardMarkup(inline_keyboard=[r for r in rows if r])
