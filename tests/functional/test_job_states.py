@@ -90,6 +90,7 @@ def test_each_move_sets_when_the_sweeper_looks_at_the_job_next() -> None:
     job = new_job()
     after = now_ms()
     assert between(stored(job).sweep_at, before + 10 * MINUTE, after + 10 * MINUTE)
+    assert metric("JobsCreated") == [1.0]
     assert stored(job).variant is None  # a plain job is not a variation
 
     before = now_ms()
@@ -129,6 +130,7 @@ def test_each_move_sets_when_the_sweeper_looks_at_the_job_next() -> None:
     assert service.succeed(job, owner="worker-b", result_key="k", mime="image/png", provider="fake")
     after = now_ms()
     succeeded = stored(job)  # the lease goes on while the result is sent
+    assert metric("JobsSucceeded") == [1.0] and metric("CreditsSpent") == [2.0]
     assert between(succeeded.lease_until, before + 3 * MINUTE, after + 3 * MINUTE)
     assert between(succeeded.sweep_at, before + 13 * MINUTE, after + 13 * MINUTE)
 
@@ -155,7 +157,7 @@ def test_a_worker_without_the_lease_changes_nothing(other: str) -> None:
 
     assert not service.acquire(job, other)
     with pytest.raises(Exception):
-        service.record_operation(job, other, "fake", f"operations/{other}", "key-1", "veo", poll_in_s=20)
+        service.record_operation(job, other, "fake", f"operations/{other[-1]}", "key-1", "veo", poll_in_s=20)
     service.release(job, other)
     assert not service.succeed(job, owner=other, result_key="k", mime="image/png", provider="fake")
 
@@ -166,6 +168,45 @@ def test_a_worker_without_the_lease_changes_nothing(other: str) -> None:
         held.lease_until,
         "operations/m",
     )
+
+
+def test_a_lease_is_held_to_its_last_millisecond(monkeypatch) -> None:
+    job = new_job()
+    clock = [now_ms()]
+    monkeypatch.setattr(service, "now_ms", lambda: clock[0])
+    assert service.start(job, owner="worker-m")
+    expires = int(stored(job).lease_until)
+
+    clock[0] = expires
+    assert not service.acquire(job, "worker-z")
+    clock[0] = expires + 1
+    assert service.acquire(job, "worker-z") and stored(job).lease_owner == "worker-z"
+
+
+def test_only_a_job_in_the_right_state_is_started_or_leased() -> None:
+    queued = new_job()
+    assert not service.acquire(queued, "worker-a")  # a poll or delivery step before the start
+    assert stored(queued).lease_owner is None
+
+    failed = new_job()
+    assert service.fail(failed, "provider_refused")
+    assert not service.start(failed, owner="worker-a")
+    assert not service.acquire(failed, "worker-a")
+    assert (stored(failed).status, stored(failed).lease_owner, stored(failed).attempts) == ("failed", None, 0)
+
+
+def test_no_operation_is_recorded_on_a_job_that_already_succeeded() -> None:
+    """The worker that succeeded still holds the lease (to send the result): a late poll step of
+    its own must not turn the finished job back into one waiting on a provider."""
+    job = new_job()
+    assert service.start(job, owner="worker-a")
+    assert service.succeed(job, owner="worker-a", result_key="k", mime="image/png", provider="fake")
+
+    with pytest.raises(Exception):
+        service.record_operation(job, "worker-a", "fake", "operations/late", "key-1", "veo", poll_in_s=20)
+
+    done = stored(job)
+    assert (done.status, done.operation, done.lease_owner) == ("succeeded", None, "worker-a")
 
 
 # --- the assistant's message --------------------------------------------------------------------------
@@ -203,6 +244,17 @@ def test_an_answer_by_a_worker_without_the_lease_is_refused(other: str) -> None:
     assert not service.answered(job, other, USAGE)
 
     assert stored(job).status == "running" and int(user().active_jobs) == 1
+
+
+def test_a_message_to_the_assistant_keeps_a_picture_being_set_up() -> None:
+    """Asking the assistant mid-draft leaves the draft: only a started generation ends it."""
+    draft = {"mode": "image", "prompt": "a fox"}
+    User(USER).update(actions=[User.draft.set(draft), User.draft_nonce.set("n1")])
+    chat_job()
+    assert (user().draft, user().draft_nonce) == (draft, "n1")
+
+    new_job()
+    assert (user().draft, user().draft_nonce) == (None, None)
 
 
 @pytest.mark.parametrize(
@@ -275,6 +327,7 @@ def test_an_undeliverable_result_is_refunded_once_and_counted_as_failed() -> Non
     assert (int(user().generations), today(key, "succeeded"), today(key, "credits")) == (1, 1, 2)
 
     assert service.refund_undelivered(stored(job), "chat_gone")  # as the worker reads it
+    assert metric("JobsRefundedUndelivered") == [1.0] and today(key, "failed") == 1
     assert not service.refund_undelivered(stored(job), "chat_gone")
 
     assert int(user().generations) == 0 and int(user().balance) == 3 + 20
@@ -299,9 +352,18 @@ def test_a_replayed_creation_queues_only_a_job_still_queued() -> None:
     service.resume(str(job.job_id))
     assert [job.job_id] * 2 == SENT  # still queued: its message may have been lost
 
-    assert service.fail(job, "provider_refused")
+    assert service.start(job, owner="worker-a")
+    service.resume(str(job.job_id))
+    assert [job.job_id] * 2 == SENT  # a worker has it: nothing to send
+
+    assert service.succeed(job, owner="worker-a", result_key="k", mime="image/png", provider="fake")
     service.resume(str(job.job_id))
     assert [job.job_id] * 2 == SENT  # finished: nothing to send
+
+    failed = new_job()
+    assert service.fail(failed, "provider_refused")
+    service.resume(str(failed.job_id))
+    assert SENT.count(failed.job_id) == 1
 
 
 # --- the original file --------------------------------------------------------------------------------
@@ -317,3 +379,27 @@ def test_the_original_can_be_asked_for_again_two_minutes_after_a_request() -> No
 
     service.original_done(job)
     assert service.claim_original(job)
+
+
+def test_the_original_is_refused_until_two_full_minutes_have_passed(monkeypatch) -> None:
+    job = new_job()
+    clock = [now_ms()]
+    monkeypatch.setattr(service, "now_ms", lambda: clock[0])
+    assert service.claim_original(job)
+    asked = clock[0]
+
+    clock[0] = asked + 2 * MINUTE
+    assert not service.claim_original(job)
+    clock[0] = asked + 2 * MINUTE + 1
+    assert service.claim_original(job)
+
+
+def test_a_request_stamped_ahead_of_this_clock_is_still_pending(monkeypatch) -> None:
+    """Another Lambda's clock may run ahead: its request is in flight, not ours to repeat."""
+    job = new_job()
+    now = now_ms()
+    Job(job.job_id).update(actions=[Job.original_requested_at.set(now + 1_000)])
+    monkeypatch.setattr(service, "now_ms", lambda: now)
+
+    assert not service.claim_original(job)
+    assert int(stored(job).original_requested_at) == now + 1_000

@@ -218,6 +218,21 @@ def test_a_throttled_debit_charges_nothing_and_says_so(user, telegram, jobs) -> 
     assert "Извините" in answer["text"] and answer["show_alert"]  # the errors router, nothing charged
 
 
+def test_a_job_that_cannot_be_queued_is_refunded_and_the_user_told(user, telegram, aws) -> None:
+    """SQS refuses the job's message (here: the queue is gone) after the debit committed."""
+    start = confirm_picture(user, "a fox")
+    sqs = boto3.client("sqs", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+    sqs.delete_queue(QueueUrl=get_settings().jobs_queue_url)
+
+    answer = user.press(start)
+
+    job = job_of()
+    assert (job.status, job.error_code, job.sweep_at) == ("failed", "queue_unavailable", None)
+    assert entries()[f"job#{job.job_id}#refund"] == job.price and User.get(USER).balance == 30
+    assert User.get(USER).active_jobs == 0 and audit() == []
+    assert "Извините" in answer["text"] and answer["show_alert"]  # the errors router
+
+
 # --- two copies of one message -------------------------------------------------------------------------
 
 
