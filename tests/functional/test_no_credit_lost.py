@@ -218,19 +218,32 @@ def test_a_throttled_debit_charges_nothing_and_says_so(user, telegram, jobs) -> 
     assert "Извините" in answer["text"] and answer["show_alert"]  # the errors router, nothing charged
 
 
-def test_a_job_that_cannot_be_queued_is_refunded_and_the_user_told(user, telegram, aws) -> None:
-    """SQS refuses the job's message (here: the queue is gone) after the debit committed."""
+def test_a_job_that_cannot_be_queued_is_refunded_and_can_be_started_again(user, telegram, jobs) -> None:
+    """SQS refuses the job's message (here: the queue is gone) after the debit committed: the
+    credits come back, the user is told to try again, and the same Start button then works."""
     start = confirm_picture(user, "a fox")
     sqs = boto3.client("sqs", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+    name = get_settings().jobs_queue_url.rsplit("/", 1)[-1]
+    attributes = sqs.get_queue_attributes(QueueUrl=get_settings().jobs_queue_url, AttributeNames=["All"])
     sqs.delete_queue(QueueUrl=get_settings().jobs_queue_url)
 
     answer = user.press(start)
 
-    job = job_of()
-    assert (job.status, job.error_code, job.sweep_at) == ("failed", "queue_unavailable", None)
-    assert entries()[f"job#{job.job_id}#refund"] == job.price and User.get(USER).balance == 30
+    failed = job_of()
+    assert (failed.status, failed.error_code, failed.sweep_at) == ("failed", "queue_unavailable", None)
+    assert entries()[f"job#{failed.job_id}#refund"] == failed.price and User.get(USER).balance == 30
     assert User.get(USER).active_jobs == 0 and audit() == []
-    assert "Извините" in answer["text"] and answer["show_alert"]  # the errors router
+    assert "Извините" in answer["text"] and answer["show_alert"]  # the errors router: try again
+
+    keep = {"VisibilityTimeout", "RedrivePolicy", "MessageRetentionPeriod"}
+    kept = {k: v for k, v in attributes["Attributes"].items() if k in keep}
+    sqs.create_queue(QueueName=name, Attributes=kept)
+    user.press(start)  # a minute later: the draft is still there
+    (again,) = [j for j in Job.scan() if j.job_id != failed.job_id]
+    assert again.prompt == "a fox" and again.status == "queued"
+    jobs.drain()
+    assert settled_once(telegram, Job.get(again.job_id)) == "delivered"
+    assert User.get(USER).balance == 30 - int(again.price)
 
 
 # --- two copies of one message -------------------------------------------------------------------------

@@ -153,9 +153,17 @@ def create(
         queue.send(JobMessage(job_id=job.job_id))
     except Exception:
         logger.exception("could not queue the job; refunding", extra={"job_id": job.job_id})
-        fail(job, "queue_unavailable")
+        # the draft this debit consumed comes back with the credits: Start works again
+        fail(job, "queue_unavailable", restore=_draft_back(user, draft_id))
         raise
     return job
+
+
+def _draft_back(user: User | None, draft_id: str | None) -> list[Action]:
+    """The user's draft as read before ``create`` took it (None: nothing to give back)."""
+    if user is None or draft_id is None or user.draft is None:
+        return []
+    return [User.draft.set(user.draft), User.draft_nonce.set(draft_id)]
 
 
 def resume(job_id: str) -> None:
@@ -383,12 +391,15 @@ GIVE_BACK: dict[str, list[Action]] = {
 }
 
 
-def fail(job: Job, reason: str) -> bool:
-    """Refund and mark failed, exactly once. False when the job had already finished."""
+def fail(job: Job, reason: str, *, restore: Sequence[Action] = ()) -> bool:
+    """Refund and mark failed, exactly once. False when the job had already finished.
+
+    ``restore``: more of the user's item to set back with the refund (the draft a job that
+    never reached the queue consumed)."""
     applied = _refund(
         job,
         reason,
-        user_actions=[User.active_jobs.add(-1), *GIVE_BACK.get(str(job.funding or ""), [])],
+        user_actions=[User.active_jobs.add(-1), *GIVE_BACK.get(str(job.funding or ""), []), *restore],
         condition=Job.status.is_in(JobStatus.QUEUED, JobStatus.RUNNING),
     )
     if applied:
