@@ -88,19 +88,23 @@ def test_the_bonuses_menu_offers_the_bonus_inside_the_window_and_says_so_after(
     assert "закончились" in old_button["text"] and daily_entries() == []
 
 
-def test_the_claimed_bonus_leaves_the_menu_without_its_button(chat_user, aws, telegram) -> None:
+def test_the_claimed_bonus_menu_says_it_is_claimed(chat_user, aws, telegram) -> None:
+    """The menu's first line offered "+1 today": after the claim it says the bonus is taken,
+    and the rest of the menu (the referral link, the promo code button) stays as it was."""
     person = chat_user(ANNA)
     person.start()
     person.send("🎁 Бонусы")
     menu_id = person.last_message_id
+    (before,) = [m for m in telegram.chat_messages(ANNA) if m["message_id"] == menu_id]
+    assert before["text"].startswith("🎁 Бонус дня: +1 кредит сегодня")
 
-    claimed = person.press(person.buttons()["Забрать бонус за сегодня"])
+    person.press(person.buttons()["Забрать бонус за сегодня"])
 
-    assert "+1" in claimed["text"]
-    (edit,) = telegram.calls_for("editMessageReplyMarkup")
-    assert edit.params["message_id"] == menu_id
-    labels = [b["text"] for row in edit.params["reply_markup"]["inline_keyboard"] for b in row]
-    assert labels == ["🎟 Промокод"]
+    (after,) = [m for m in telegram.chat_messages(ANNA) if m["message_id"] == menu_id]
+    first, rest = after["text"].split("\n\n", 1)
+    assert first == "✅ Сегодняшний бонус уже ваш. Приходите завтра!"
+    assert rest == before["text"].split("\n\n", 1)[1]  # the referral link and the count
+    assert [b["text"] for row in after["reply_markup"]["inline_keyboard"] for b in row] == ["🎟 Промокод"]
 
 
 def test_a_double_tap_on_the_claim_credits_once(chat_user, aws, settings) -> None:
@@ -158,10 +162,16 @@ def test_the_reminder_comes_after_11_in_the_zone_once_a_day_with_a_button_that_c
     assert bonus.run(settings, now=today_at(11, 16))["read"] == 0  # once a day
     assert bonus.run(settings, now=today_at(22, 0))["read"] == 0
 
+    (shown,) = [m for m in telegram.chat_messages(ANNA) if m.get("text") == sent["text"]]
     person = chat_user(ANNA)
-    answer = person.press(button["callback_data"])  # the reminder's button claims today's bonus
+    # the reminder's button claims today's bonus
+    answer = person.press(button["callback_data"], message_id=shown["message_id"])
     today = datetime.now(MSK).date().isoformat()
     assert "+1" in answer["text"] and daily_entries() == [f"bonus#daily#{today}"]
+    (shown,) = [m for m in telegram.chat_messages(ANNA) if m["message_id"] == shown["message_id"]]
+    assert shown["text"] == sent["text"]  # the reminder says what it said; its button is gone
+    assert "Claim today" not in str(shown.get("reply_markup"))
+    assert len(telegram.calls_for("editMessageReplyMarkup")) == 1
 
 
 def test_on_the_day_of_registration_the_reminder_waits_two_hours_after_start(telegram, settings) -> None:

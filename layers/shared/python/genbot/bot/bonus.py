@@ -74,8 +74,13 @@ async def claim(query: CallbackQuery, db_user: User | None, settings: Settings) 
     second claim (a double tap, the reminder's button) a no-op."""
     if db_user is None:
         return query.answer(_("Send /start first: it sets up your account."), show_alert=True)
+    now = time.time()
+    offered, _claimable = _daily_line(settings, db_user, now)
     outcome = claim_daily_bonus(settings, db_user)
-    await _drop_claim_button(query)  # claimed, claimed before or over: it has nothing more to give
+    if outcome != BonusClaim.CLOSED:  # the menu's line as it reads from now on (not saved here)
+        db_user.last_daily_bonus = local_day(settings, now).isoformat()
+    # claimed, claimed before or over: the message has nothing more to give
+    await _settle_claim_message(query, offered, _daily_line(settings, db_user, now)[0])
     if outcome == BonusClaim.CLOSED:
         return query.answer(
             _("The daily bonus was there on your first {days} days, and they are over.").format(
@@ -92,10 +97,11 @@ async def claim(query: CallbackQuery, db_user: User | None, settings: Settings) 
     )
 
 
-async def _drop_claim_button(query: CallbackQuery) -> None:
+async def _settle_claim_message(query: CallbackQuery, offered: str, now_reads: str) -> None:
     """Take the claim button off the message it was pressed on (the bonuses menu or the
-    reminder), keeping its other buttons. A failed edit changes nothing that matters: the
-    button, pressed again, says the bonus is claimed."""
+    reminder), keeping its other buttons; on the menu, its daily line says what is true now.
+    A failed edit changes nothing that matters: the button, pressed again, says the bonus is
+    claimed."""
     message = query.message
     if not isinstance(message, Message) or message.reply_markup is None:
         return
@@ -104,7 +110,11 @@ async def _drop_claim_button(query: CallbackQuery) -> None:
     rows = [[b for b in row if b.callback_data != claim] for row in before]
     if sum(map(len, rows)) == sum(map(len, before)):  # no claim button there: nothing to edit
         return
+    markup = InlineKeyboardMarkup(inline_keyboard=[r for r in rows if r])
+    text = message.text or ""
     with contextlib.suppress(TelegramAPIError):  # "not modified" on a double tap, a deleted message
-        await message.edit_reply_markup(
-            reply_markup=InlineKeyboardMarkup(inline_keyboard=[r for r in rows if r])
-        )
+        if offered and now_reads and text.startswith(offered):  # the menu (plain text, its link
+            # is found again by Telegram)
+            await message.edit_text(text.replace(offered, now_reads, 1), parse_mode=None, reply_markup=markup)
+        else:
+            await message.edit_reply_markup(reply_markup=markup)
