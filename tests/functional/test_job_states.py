@@ -127,9 +127,12 @@ def test_each_move_sets_when_the_sweeper_looks_at_the_job_next() -> None:
 
     assert service.acquire(job, "worker-b")
     before = now_ms()
-    assert service.succeed(job, owner="worker-b", result_key="k", mime="image/png", provider="fake")
+    assert service.succeed(
+        job, owner="worker-b", result_key="k", mime="video/mp4", provider="fake", model="veo"
+    )
     after = now_ms()
     succeeded = stored(job)  # the lease goes on while the result is sent
+    assert (succeeded.provider, succeeded.provider_model) == ("fake", "veo")
     assert metric("JobsSucceeded") == [1.0] and metric("CreditsSpent") == [2.0]
     assert between(succeeded.lease_until, before + 3 * MINUTE, after + 3 * MINUTE)
     assert between(succeeded.sweep_at, before + 13 * MINUTE, after + 13 * MINUTE)
@@ -176,6 +179,7 @@ def test_a_lease_is_held_to_its_last_millisecond(monkeypatch) -> None:
     monkeypatch.setattr(service, "now_ms", lambda: clock[0])
     assert service.start(job, owner="worker-m")
     expires = int(stored(job).lease_until)
+    assert expires == clock[0] + 3 * MINUTE
 
     clock[0] = expires
     assert not service.acquire(job, "worker-z")
@@ -278,12 +282,25 @@ def test_a_failed_message_gives_back_what_paid_for_it(funding: Funding, given_ba
 def test_a_failed_generation_counts_as_a_job_and_a_failure_of_the_day() -> None:
     job = new_job()
     assert service.fail(job, "provider_refused")
+    assert metric("JobsFailed") == [1.0] and metric("CreditsRefunded") == [2.0]
     key = stats.generation_key("image", None)
     assert (today(key, "jobs"), today(key, "failed"), today(key, "succeeded")) == (1, 1, 0)
 
 
-def test_a_confirmation_of_a_replaced_draft_charges_nothing() -> None:
-    User(USER).update(actions=[User.draft_nonce.set("the-new-draft")])
+def test_a_user_above_a_lowered_limit_gets_no_new_job(monkeypatch) -> None:
+    """The operator lowers MAX_USER_QUEUE while a user has more jobs in flight than the new limit."""
+    limit = get_settings().max_user_queue
+    User(USER).update(actions=[User.active_jobs.set(limit + 1)])
+
+    with pytest.raises(service.TooManyJobsError):
+        new_job()
+
+    assert int(user().active_jobs) == limit + 1 and int(user().balance) == 3 + 20 and SENT == []
+
+
+@pytest.mark.parametrize("current", ["a-newer-draft", "z-newer-draft"])  # sorting before and after
+def test_a_confirmation_of_a_replaced_draft_charges_nothing(current: str) -> None:
+    User(USER).update(actions=[User.draft_nonce.set(current)])
     new = service.NewJob(
         job_id="job-stale",
         user_id=USER,
@@ -295,7 +312,7 @@ def test_a_confirmation_of_a_replaced_draft_charges_nothing() -> None:
     )
 
     with pytest.raises(service.StaleDraftError):
-        service.create(get_settings(), new, draft_id="the-old-draft")
+        service.create(get_settings(), new, draft_id="m-old-draft")
 
     assert service.get("job-stale") is None and int(user().balance) == 3 + 20 and SENT == []
 
@@ -325,6 +342,7 @@ def test_an_undeliverable_result_is_refunded_once_and_counted_as_failed() -> Non
     assert service.succeed(job, owner="worker-a", result_key="k", mime="image/png", provider="fake")
     key = stats.generation_key("image", "fake")
     assert (int(user().generations), today(key, "succeeded"), today(key, "credits")) == (1, 1, 2)
+    assert today(key, "jobs") == 1
 
     assert service.refund_undelivered(stored(job), "chat_gone")  # as the worker reads it
     assert metric("JobsRefundedUndelivered") == [1.0] and today(key, "failed") == 1
