@@ -153,6 +153,16 @@ def run(
     file, tests = TARGETS[name]
     OUT.mkdir(exist_ok=True)
     session = OUT / f"{name}.sqlite"
+    source = _source_id(file)
+    if survivors_only or resume:
+        if not session.exists():
+            raise SystemExit(f"{name}: no session to go on with; run it in full first")
+        made_on = _session_source(name)
+        if made_on is not None and made_on != source:
+            raise SystemExit(
+                f"{name}: {file} changed since its session was made (its mutants' positions are"
+                " of the old file); run it in full again"
+            )
     with tempfile.TemporaryDirectory(prefix=f"mutation-{name}-") as tmp:
         clones = [_clone(Path(tmp) / f"repo{i}", tests) for i in range(max(1, workers))]
         clone = clones[0]
@@ -181,8 +191,6 @@ def run(
         bin_dir = Path(python).parent
         cosmic = str(bin_dir / "cosmic-ray")
         if survivors_only or resume:  # the same session: its mutants not run yet, or its survivors
-            if not session.exists():
-                raise SystemExit(f"{name}: no session to go on with; run it in full first")
             before = OUT / f"{name}-before.sqlite"
             if survivors_only and not before.exists():  # the first full run's figures, kept
                 shutil.copyfile(session, before)
@@ -195,6 +203,7 @@ def run(
                 db.close()
         else:
             subprocess.run([cosmic, "init", str(config), str(session)], cwd=clone, check=True)
+            (OUT / f"{name}.source").write_text(source + "\n")
         if not all_mutants:
             skipped = skip_meaningless_mutants(session, (clone / file).read_text())
             sys.stdout.write(f"{name}: {skipped} mutants in annotations or of a bare * skipped\n")
@@ -249,6 +258,18 @@ def coverage_by_line(
     out.write_text(json.dumps({"lines": lines, "module_level": [str(n) for n in module_level]}))
     sys.stdout.write(f"coverage map: {len(lines)} lines of {file}, {len(module_level)} run at import\n")
     return out
+
+
+def _source_id(file: str) -> str:
+    """The git object id of ``file`` as HEAD has it: what a session's mutants were made from."""
+    found = subprocess.run(["git", "rev-parse", f"HEAD:{file}"], cwd=ROOT, capture_output=True, text=True)
+    return found.stdout.strip()
+
+
+def _session_source(name: str) -> str | None:
+    """The object id a session was made from (None for sessions older than this record)."""
+    record = OUT / f"{name}.source"
+    return record.read_text().strip() if record.exists() else None
 
 
 def _clone(where: Path, tests: list[str]) -> Path:
