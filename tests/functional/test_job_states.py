@@ -22,7 +22,7 @@ from genbot.ledger.audit import audit
 from genbot.observability import metrics
 from genbot.store.models import Job, LedgerEntry, User, now_ms
 from genbot.users import register
-from genbot.vocab import EntryKind, Funding, Mode, Tier
+from genbot.vocab import EntryKind, Funding, JobStatus, Mode, Tier
 
 USER = 828000
 MINUTE = 60_000
@@ -198,6 +198,13 @@ def test_only_a_job_in_the_right_state_is_started_or_leased() -> None:
     assert not service.acquire(failed, "worker-a")
     assert (stored(failed).status, stored(failed).lease_owner, stored(failed).attempts) == ("failed", None, 0)
 
+    done = new_job()
+    assert service.start(done, owner="worker-a")
+    assert service.succeed(done, owner="worker-a", result_key="k", mime="image/png", provider="fake")
+    Job(done.job_id).update(actions=[Job.lease_until.set(now_ms() - 1)])  # its sender died
+    assert not service.acquire(done, "worker-z")  # a late provider poll: nothing to poll
+    assert service.acquire(done, "worker-z", JobStatus.SUCCEEDED)  # the delivery step takes it
+
 
 def test_no_operation_is_recorded_on_a_job_that_already_succeeded() -> None:
     """The worker that succeeded still holds the lease (to send the result): a late poll step of
@@ -336,6 +343,19 @@ def test_a_succeeded_job_is_not_failed_or_refunded_by_a_late_copy() -> None:
     assert f"job#{job.job_id}#refund" not in {e.op_id for e in LedgerEntry.query(USER)}
 
 
+def test_a_success_recorded_twice_by_its_worker_counts_once() -> None:
+    """The worker keeps its lease after the success (it sends the result next): a second call
+    must still not free the slot or count the generation again."""
+    job = new_job()
+    assert service.start(job, owner="worker-a")
+    assert service.succeed(job, owner="worker-a", result_key="k", mime="image/png", provider="fake")
+
+    assert not service.succeed(job, owner="worker-a", result_key="k", mime="image/png", provider="fake")
+
+    assert (int(user().active_jobs), int(user().generations)) == (0, 1)
+    assert today(stats.generation_key("image", "fake"), "succeeded") == 1
+
+
 def test_an_undeliverable_result_is_refunded_once_and_counted_as_failed() -> None:
     job = new_job()
     assert service.start(job, owner="worker-a")
@@ -349,6 +369,7 @@ def test_an_undeliverable_result_is_refunded_once_and_counted_as_failed() -> Non
     assert not service.refund_undelivered(stored(job), "chat_gone")
 
     assert int(user().generations) == 0 and int(user().balance) == 3 + 20
+    assert (stored(job).status, stored(job).delivered) == ("failed", False)
     assert (today(key, "succeeded"), today(key, "failed"), today(key, "credits")) == (0, 1, 0)
     assert metric("JobsRefundedUndelivered") == [1.0]
     assert audit() == []
