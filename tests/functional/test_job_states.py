@@ -294,6 +294,19 @@ def test_a_failed_generation_counts_as_a_job_and_a_failure_of_the_day() -> None:
     assert (today(key, "jobs"), today(key, "failed"), today(key, "succeeded")) == (1, 1, 0)
 
 
+def test_a_job_the_queue_refuses_is_refunded_before_the_error_goes_up(monkeypatch) -> None:
+    def unavailable(message: Any, delay_seconds: int = 0) -> None:
+        raise ConnectionError("SQS is down")
+
+    monkeypatch.setattr(queue, "send", unavailable)
+    with pytest.raises(ConnectionError):
+        new_job()
+
+    (job,) = [j for j in Job.scan() if j.user_id == USER]
+    assert (job.status, job.error_code) == ("failed", "queue_unavailable")
+    assert (int(user().balance), int(user().active_jobs)) == (3 + 20, 0) and audit() == []
+
+
 def test_a_user_above_a_lowered_limit_gets_no_new_job(monkeypatch) -> None:
     """The operator lowers MAX_USER_QUEUE while a user has more jobs in flight than the new limit."""
     limit = get_settings().max_user_queue
