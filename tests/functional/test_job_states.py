@@ -83,54 +83,64 @@ def today(what: str, name: str) -> int:
 # --- when the sweeper looks next ----------------------------------------------------------------------
 
 
-def test_each_move_sets_when_the_sweeper_looks_at_the_job_next() -> None:
+def test_each_move_sets_when_the_sweeper_looks_at_the_job_next(monkeypatch) -> None:
     """Queued: 10 minutes. Running: its lease (3 minutes) and 10 more. Waiting on a provider's
-    operation: the poll's delay and 10 more. Given back, or looked at again: as asked."""
-    before = now_ms()
+    operation: the poll's delay and 10 more. Given back, or looked at again: as asked. (The
+    service's clock is fixed and moved on a second before each move: the figures are exact.)"""
+    clock = [now_ms()]
+    monkeypatch.setattr(service, "now_ms", lambda: clock[0])
+    clock[0] += 1_000
+    before = clock[0]
     job = new_job()
-    after = now_ms()
+    after = clock[0]
     assert between(stored(job).sweep_at, before + 10 * MINUTE, after + 10 * MINUTE)
     assert metric("JobsCreated") == [1.0]
     assert stored(job).variant is None  # a plain job is not a variation
 
-    before = now_ms()
+    clock[0] += 1_000
+    before = clock[0]
     assert service.start(job, owner="worker-a")
-    after = now_ms()
+    after = clock[0]
     running = stored(job)
     assert between(running.lease_until, before + 3 * MINUTE, after + 3 * MINUTE)
     assert int(running.sweep_at) == int(running.lease_until) + 10 * MINUTE
 
-    before = now_ms()
+    clock[0] += 1_000
+    before = clock[0]
     service.record_operation(job, "worker-a", "fake", "operations/1", "key-1", "veo", poll_in_s=20)
-    after = now_ms()
+    after = clock[0]
     waiting = stored(job)
     assert waiting.lease_owner is None and waiting.operation == "operations/1"
     assert between(waiting.sweep_at, before + 20_000 + 10 * MINUTE, after + 20_000 + 10 * MINUTE)
 
-    before = now_ms()
+    clock[0] += 1_000
+    before = clock[0]
     assert service.acquire(job, "worker-b")
-    after = now_ms()
+    after = clock[0]
     polled = stored(job)
     assert between(polled.lease_until, before + 3 * MINUTE, after + 3 * MINUTE)
     assert int(polled.sweep_at) == int(polled.lease_until) + 10 * MINUTE
 
-    before = now_ms()
+    clock[0] += 1_000
+    before = clock[0]
     service.release(job, "worker-b", next_look_ms=5_000)
-    after = now_ms()
+    after = clock[0]
     released = stored(job)
     assert released.lease_owner is None and between(released.sweep_at, before + 5_000, after + 5_000)
 
-    before = now_ms()
+    clock[0] += 1_000
+    before = clock[0]
     service.look_again(job, after_ms=7 * MINUTE)
-    after = now_ms()
+    after = clock[0]
     assert between(stored(job).sweep_at, before + 7 * MINUTE, after + 7 * MINUTE)
 
     assert service.acquire(job, "worker-b")
-    before = now_ms()
+    clock[0] += 1_000
+    before = clock[0]
     assert service.succeed(
         job, owner="worker-b", result_key="k", mime="video/mp4", provider="fake", model="veo"
     )
-    after = now_ms()
+    after = clock[0]
     succeeded = stored(job)  # the lease goes on while the result is sent
     assert (succeeded.provider, succeeded.provider_model) == ("fake", "veo")
     assert metric("JobsSucceeded") == [1.0] and metric("CreditsSpent") == [2.0]
