@@ -63,6 +63,8 @@ class BotApiStandIn(BotApiMethods):
         super().__init__(token, bot_username, bot_first_name=bot_first_name, flood=flood, users=users)
         self.host, self.port = host, port
         self.timezone = _zone(timezone or os.environ.get("TIMEZONE") or DEFAULT_TIMEZONE)
+        # the cabinet the web chat's menu button opens (the local stack sets it once it serves one)
+        self.webapp_url: str | None = None
         self._calls_changed = threading.Condition(self._lock)
         self._calls: list[RecordedCall] = []
         self._scripted: dict[str, list[tuple[int, str, dict[str, Any] | None]]] = {}

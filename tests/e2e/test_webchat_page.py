@@ -418,3 +418,17 @@ def test_a_streamed_draft_grows_in_place_and_the_answer_replaces_it(
     expect(page.locator(".row.in")).to_have_count(1)
     assert server.drafts(100001) == {}
     assert [c.ok for c in server.calls_for("sendMessageDraft")] == [True, True, True]
+
+
+def test_the_cabinet_button_appears_when_the_stack_adds_the_cabinet_after_the_page_loaded(
+    server: BotApiStandIn, page: Page
+) -> None:
+    """``genbot dev`` starts the stand-in (and its page) before the front door that serves the
+    cabinet: a page opened in between learns of the cabinet without a reload."""
+    page.goto(f"{server.base_url}/")
+    expect(page.locator("#bot-name")).to_have_text("genbot @genbot_local_bot")
+    expect(page.locator("#menu-button")).to_be_hidden()
+
+    server.webapp_url = "http://127.0.0.1:9/app/"  # as the stack sets it once its front door is up
+
+    expect(page.locator("#menu-button")).to_be_visible(timeout=15_000)

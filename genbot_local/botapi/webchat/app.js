@@ -701,12 +701,26 @@ $("webapp-theme").addEventListener("click", () => switchWebAppTheme().catch((err
 
 // -- start --------------------------------------------------------------------------------------
 
+// `genbot dev` starts the stand-in (and this page) before the front door that serves the
+// cabinet: a page opened in between asks again for a minute, so the button comes without a reload
+async function watchForWebApp() {
+  for (let tries = 0; tries < 30; tries += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const session = await api("session").catch(() => null);
+    if (session && session.webapp) {
+      $("menu-button").hidden = false;
+      return;
+    }
+  }
+}
+
 async function start() {
   const session = await api("session");
   state.bot = session.bot;
   if (session.timezone) setZone(session.timezone);
   state.users = session.users;
   $("menu-button").hidden = !session.webapp;
+  if (!session.webapp) watchForWebApp();
   $("bot-name").textContent = `${session.bot.first_name} @${session.bot.username}`;
   $("bot-avatar").textContent = initials(session.bot.first_name);
   document.title = `${session.bot.first_name} — local web chat`;
