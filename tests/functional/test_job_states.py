@@ -40,6 +40,14 @@ def ada(aws, monkeypatch) -> Iterator[None]:
     metrics.clear_metrics()
 
 
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The service's clock, fixed at the real time and moved by the test (``clock[0] = ...``)."""
+    fixed = [now_ms()]
+    monkeypatch.setattr(service, "now_ms", lambda: fixed[0])
+    return fixed
+
+
 def new_job(mode: Mode = Mode.IMAGE, price: int = 2, **extra: Any) -> Job:
     new = service.NewJob(
         job_id=f"job-{uuid.uuid4().hex[:10]}",
@@ -83,12 +91,10 @@ def today(what: str, name: str) -> int:
 # --- when the sweeper looks next ----------------------------------------------------------------------
 
 
-def test_each_move_sets_when_the_sweeper_looks_at_the_job_next(monkeypatch) -> None:
+def test_each_move_sets_when_the_sweeper_looks_at_the_job_next(clock: list[int]) -> None:
     """Queued: 10 minutes. Running: its lease (3 minutes) and 10 more. Waiting on a provider's
     operation: the poll's delay and 10 more. Given back, or looked at again: as asked. (The
     service's clock is fixed and moved on a second before each move: the figures are exact.)"""
-    clock = [now_ms()]
-    monkeypatch.setattr(service, "now_ms", lambda: clock[0])
     clock[0] += 1_000
     before = clock[0]
     job = new_job()
@@ -183,10 +189,8 @@ def test_a_worker_without_the_lease_changes_nothing(other: str) -> None:
     )
 
 
-def test_a_lease_is_held_to_its_last_millisecond(monkeypatch) -> None:
+def test_a_lease_is_held_to_its_last_millisecond(clock: list[int]) -> None:
     job = new_job()
-    clock = [now_ms()]
-    monkeypatch.setattr(service, "now_ms", lambda: clock[0])
     assert service.start(job, owner="worker-m")
     expires = int(stored(job).lease_until)
     assert expires == clock[0] + 3 * MINUTE
@@ -317,7 +321,7 @@ def test_a_job_the_queue_refuses_is_refunded_before_the_error_goes_up(monkeypatc
     assert (int(user().balance), int(user().active_jobs)) == (3 + 20, 0) and audit() == []
 
 
-def test_a_user_above_a_lowered_limit_gets_no_new_job(monkeypatch) -> None:
+def test_a_user_above_a_lowered_limit_gets_no_new_job() -> None:
     """The operator lowers MAX_USER_QUEUE while a user has more jobs in flight than the new limit."""
     limit = get_settings().max_user_queue
     User(USER).update(actions=[User.active_jobs.set(limit + 1)])
@@ -443,10 +447,8 @@ def test_the_original_can_be_asked_for_again_two_minutes_after_a_request() -> No
     assert service.claim_original(job)
 
 
-def test_the_original_is_refused_until_two_full_minutes_have_passed(monkeypatch) -> None:
+def test_the_original_is_refused_until_two_full_minutes_have_passed(clock: list[int]) -> None:
     job = new_job()
-    clock = [now_ms()]
-    monkeypatch.setattr(service, "now_ms", lambda: clock[0])
     assert service.claim_original(job)
     asked = clock[0]
 
@@ -456,12 +458,11 @@ def test_the_original_is_refused_until_two_full_minutes_have_passed(monkeypatch)
     assert service.claim_original(job)
 
 
-def test_a_request_stamped_ahead_of_this_clock_is_still_pending(monkeypatch) -> None:
+def test_a_request_stamped_ahead_of_this_clock_is_still_pending(clock: list[int]) -> None:
     """Another Lambda's clock may run ahead: its request is in flight, not ours to repeat."""
     job = new_job()
-    now = now_ms()
+    now = clock[0]
     Job(job.job_id).update(actions=[Job.original_requested_at.set(now + 1_000)])
-    monkeypatch.setattr(service, "now_ms", lambda: now)
 
     assert not service.claim_original(job)
     assert int(stored(job).original_requested_at) == now + 1_000

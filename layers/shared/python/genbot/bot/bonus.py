@@ -23,8 +23,9 @@ from genbot.users.notices import bonus_day, bonus_open, local_day
 router = Router(name="bonus")
 
 
-def _daily_line(settings: Settings, user: User, now: float) -> tuple[str, bool]:
-    """What the menu says about the daily bonus, and whether it can be claimed now."""
+def _daily_line(settings: Settings, user: User, now: float, *, claimed: bool = False) -> tuple[str, bool]:
+    """What the menu says about the daily bonus, and whether it can be claimed now
+    (``claimed``: today's was just taken, whatever ``user`` as read says)."""
     created = int(user.created_at)
     if not bonus_open(settings, created, now):
         if settings.daily_bonus <= 0 or settings.daily_bonus_days <= 0:
@@ -37,7 +38,7 @@ def _daily_line(settings: Settings, user: User, now: float) -> tuple[str, bool]:
             False,
         )
     day = bonus_day(settings, created, now)
-    if user.last_daily_bonus == local_day(settings, now).isoformat():
+    if claimed or user.last_daily_bonus == local_day(settings, now).isoformat():
         if day >= settings.daily_bonus_days:
             return _("✅ Today's bonus is yours, and it was the last one."), False
         return _("✅ Today's bonus is yours. Come back tomorrow!"), False
@@ -75,12 +76,11 @@ async def claim(query: CallbackQuery, db_user: User | None, settings: Settings) 
     if db_user is None:
         return query.answer(_("Send /start first: it sets up your account."), show_alert=True)
     now = time.time()
-    offered, _claimable = _daily_line(settings, db_user, now)
+    offered = _daily_line(settings, db_user, now)[0]
     outcome = claim_daily_bonus(settings, db_user)
-    if outcome != BonusClaim.CLOSED:  # the menu's line as it reads from now on (not saved here)
-        db_user.last_daily_bonus = local_day(settings, now).isoformat()
+    now_reads = _daily_line(settings, db_user, now, claimed=outcome != BonusClaim.CLOSED)[0]
     # claimed, claimed before or over: the message has nothing more to give
-    await _settle_claim_message(query, offered, _daily_line(settings, db_user, now)[0])
+    await _settle_claim_message(query, offered, now_reads)
     if outcome == BonusClaim.CLOSED:
         return query.answer(
             _("The daily bonus was there on your first {days} days, and they are over.").format(
@@ -113,8 +113,8 @@ async def _settle_claim_message(query: CallbackQuery, offered: str, now_reads: s
     markup = InlineKeyboardMarkup(inline_keyboard=[r for r in rows if r])
     text = message.text or ""
     with contextlib.suppress(TelegramAPIError):  # "not modified" on a double tap, a deleted message
-        if offered and now_reads and text.startswith(offered):  # the menu (plain text, its link
-            # is found again by Telegram)
-            await message.edit_text(text.replace(offered, now_reads, 1), parse_mode=None, reply_markup=markup)
+        if offered and now_reads and text.startswith(offered):  # the menu: plain text (Telegram
+            # finds its link again)
+            await message.edit_text(now_reads + text[len(offered) :], parse_mode=None, reply_markup=markup)
         else:
             await message.edit_reply_markup(reply_markup=markup)

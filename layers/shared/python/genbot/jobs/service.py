@@ -160,7 +160,7 @@ def create(
 
 
 def _draft_back(user: User | None, draft_id: str | None) -> list[Action]:
-    """The user's draft as read before ``create`` took it (None: nothing to give back)."""
+    """Set the user's draft back as read before ``create`` took it (nothing when there was none)."""
     if user is None or draft_id is None or user.draft is None:
         return []
     return [User.draft.set(user.draft), User.draft_nonce.set(draft_id)]
